@@ -1,0 +1,155 @@
+/**
+ * The configuration file as users write it (snake_case JSON, PRODUCT.md).
+ * The JSON Schema in schema/dcplane.schema.json is the published contract;
+ * these types mirror it. Every key is optional unless a service is enabled.
+ */
+
+export type OptionValue = string | number | boolean | readonly string[] | readonly number[];
+
+/** An option by code (or by known name), with a typed value (`type` needed for unknown codes). */
+export interface OptionConfig {
+  readonly code?: number;
+  readonly name?: string;
+  readonly type?: 'ip' | 'ips' | 'string' | 'uint8' | 'uint16' | 'uint32' | 'int32' | 'bool' | 'hex' | 'uint8s' | 'uint16s';
+  readonly value: OptionValue;
+  /** Send even when the client did not ask for it in option 55 (Kea's always-send). */
+  readonly always_send?: boolean;
+}
+
+export interface BootConfig {
+  readonly next_server?: string;
+  readonly server_name?: string;
+  /** Boot file for legacy BIOS PXE (arch 0). */
+  readonly bios?: string;
+  /** Boot file for UEFI x64 (arch 7, 9). */
+  readonly uefi?: string;
+  /** Boot file for UEFI ia32 (arch 6). */
+  readonly uefi32?: string;
+  /** Boot file for UEFI arm64 (arch 11). */
+  readonly uefi_arm64?: string;
+  /** What iPXE (user class "iPXE" or option 175) gets: usually an HTTP script URL. */
+  readonly ipxe?: string;
+  /** UEFI HTTP boot URL (arch 16, 19). */
+  readonly http?: string;
+}
+
+export interface ReservationConfig {
+  readonly mac?: string;
+  /** Client identifier (option 61) as hex, with or without colons. */
+  readonly client_id?: string;
+  readonly ip?: string;
+  readonly hostname?: string;
+  readonly options?: readonly OptionConfig[];
+  readonly boot?: BootConfig;
+  readonly client_classes?: readonly string[];
+}
+
+export interface PoolObjectConfig {
+  readonly range: string;
+  /** Only clients of this class get addresses from this pool. */
+  readonly client_class?: string;
+  readonly options?: readonly OptionConfig[];
+}
+
+export type PoolConfig = string | PoolObjectConfig;
+
+export interface SubnetConfig {
+  readonly id: number;
+  readonly subnet: string;
+  readonly pools?: readonly PoolConfig[];
+  readonly routers?: readonly string[];
+  readonly dns_servers?: readonly string[];
+  readonly domain_name?: string;
+  readonly lease_time?: number;
+  readonly renew_timer?: number;
+  readonly rebind_timer?: number;
+  /** Interface whose directly attached clients this subnet serves (otherwise: the interface with an address in it). */
+  readonly interface?: string;
+  /** Relay (giaddr) addresses that select this subnet besides those inside it. */
+  readonly relay_addresses?: readonly string[];
+  readonly reservations?: readonly ReservationConfig[];
+  readonly options?: readonly OptionConfig[];
+  readonly boot?: BootConfig;
+  /** Only clients of this class may use this subnet. */
+  readonly client_class?: string;
+}
+
+export interface SharedNetworkConfig {
+  readonly name: string;
+  readonly interface?: string;
+  readonly relay_addresses?: readonly string[];
+  readonly options?: readonly OptionConfig[];
+  readonly subnets: readonly SubnetConfig[];
+}
+
+export interface ClientClassMatch {
+  /** Vendor class (60); `*` is a wildcard (`PXEClient:Arch:00007*`). */
+  readonly vendor_class?: string;
+  /** User class (77), plain bytes or RFC 3004 framed; `*` is a wildcard. */
+  readonly user_class?: string;
+  /** Client architectures (93). */
+  readonly client_arch?: readonly number[];
+  /** Relay agent circuit id (82.1), text or `0x…` hex; `*` wildcard for text. */
+  readonly circuit_id?: string;
+  /** Relay agent remote id (82.2). */
+  readonly remote_id?: string;
+  /** MAC prefix, e.g. `52:54:00`. */
+  readonly mac_prefix?: string;
+}
+
+export interface ClientClassConfig {
+  readonly name: string;
+  /** Every given field must match. */
+  readonly match: ClientClassMatch;
+  readonly options?: readonly OptionConfig[];
+  readonly boot?: BootConfig;
+}
+
+export interface DhcpConfig {
+  readonly enabled?: boolean;
+  readonly interfaces?: readonly string[];
+  readonly port?: number;
+  readonly lease_time?: number;
+  readonly renew_timer?: number;
+  readonly rebind_timer?: number;
+  /** How long an offered address is held for the client (seconds). */
+  readonly offer_time?: number;
+  /** How long a declined address stays out of use (seconds). */
+  readonly decline_probation?: number;
+  /** Reject REQUESTs for unknown addresses (NAK) rather than staying silent (RFC 2131 §4.3.2). */
+  readonly authoritative?: boolean;
+  /** How often expired leases are reclaimed (seconds). */
+  readonly reclaim_interval?: number;
+  /** How long an expired lease is kept for its client before its address is reused by another (seconds). */
+  readonly hold_reclaimed?: number;
+  readonly subnets?: readonly SubnetConfig[];
+  readonly shared_networks?: readonly SharedNetworkConfig[];
+  readonly client_classes?: readonly ClientClassConfig[];
+  readonly options?: readonly OptionConfig[];
+  readonly boot?: BootConfig;
+  /** Group commit window (ms) for lease writes; 0 commits once per event loop turn. */
+  readonly commit_delay_ms?: number;
+}
+
+export interface TftpConfig {
+  readonly enabled?: boolean;
+  readonly listen?: string;
+  readonly root?: string;
+}
+
+export interface ApiConfig {
+  readonly listen?: string;
+}
+
+export interface LogConfig {
+  readonly level?: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+export interface DcplaneConfig {
+  readonly data_dir?: string;
+  readonly database?: string;
+  readonly api?: ApiConfig;
+  readonly log?: LogConfig;
+  readonly dhcp?: DhcpConfig;
+  readonly tftp?: TftpConfig;
+}

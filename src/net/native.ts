@@ -1,0 +1,71 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DcplaneError } from '../common/errors.js';
+
+/**
+ * Errors of the network edge.
+ *
+ * | code | when |
+ * | --- | --- |
+ * | NET_ERR_ADDON_MISSING | build/Release/dcplane_net.node is not there: `npm install` was not run or could not compile it |
+ * | NET_ERR_ADDON_LOAD | the addon is there but does not load (built for another Node ABI or architecture) |
+ */
+export class NetError extends DcplaneError {}
+
+/** The native addon (native/dcplane_net.c): what dgram cannot do. */
+export interface NativeNet {
+  /**
+   * A non-blocking UDP socket bound to 0.0.0.0:port and, when `ifname` is
+   * given, to that interface (SO_BINDTODEVICE); `bufferBytes` sizes both
+   * socket buffers, past net.core.*mem_max when the process may. Throws an
+   * Error whose `code` is the errno name (ENODEV, EACCES, EADDRINUSE, EPERM...)
+   * and whose `syscall` names the call that failed.
+   */
+  openUdpSocket(ifname: string | null, port: number, bufferBytes?: number): number;
+  /** Installs a neighbour (ARP) entry: `ip` dotted or a host-order number, `mac` six octets. */
+  setArp(ifname: string, ip: string | number, mac: Uint8Array): void;
+}
+
+const ADDON = join('build', 'Release', 'dcplane_net.node');
+
+let cached: NativeNet | undefined;
+
+/**
+ * The package root: the nearest directory above this file that holds
+ * package.json, so the same code finds the addon when run from src/ (tsx)
+ * and from dist/src/ (compiled).
+ */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) throw new NetError('NET_ERR_ADDON_MISSING', `no package.json above ${fileURLToPath(import.meta.url)}`);
+    dir = up;
+  }
+}
+
+/** Loads the addon once; a missing or unloadable build is a coded error that says how to fix it. */
+export function loadNative(): NativeNet {
+  if (cached !== undefined) return cached;
+  const root = packageRoot();
+  const path = join(root, ADDON);
+  if (!existsSync(path)) {
+    throw new NetError(
+      'NET_ERR_ADDON_MISSING',
+      `the native socket addon ${path} is missing: run \`npm install\` in ${root} (it compiles native/dcplane_net.c and needs g++, make and python3)`,
+    );
+  }
+  try {
+    cached = createRequire(import.meta.url)(path) as NativeNet;
+  } catch (err) {
+    throw new NetError(
+      'NET_ERR_ADDON_LOAD',
+      `the native socket addon ${path} does not load (${(err as Error).message}): rebuild it for this Node with \`npx node-gyp rebuild\` in ${root}`,
+      { cause: err },
+    );
+  }
+  return cached;
+}

@@ -53,11 +53,60 @@ export type LeaseChange =
  * transaction (group commit).
  */
 export interface LeaseStore extends LeaseView {
-  /** Applies the changes to the in-memory view at once and persists the durable ones. */
+  /**
+   * Applies the changes to the in-memory view at once and persists the durable ones.
+   * The promise resolves once the batch holding them is committed; when that
+   * commit fails it rejects with a coded error and the batch's in-memory
+   * changes are rolled back, so nothing that is not on disk stays visible.
+   */
   apply(changes: readonly LeaseChange[]): Promise<void>;
   /** Every lease, for listing and reclamation (a snapshot). */
   all(): Iterable<Lease>;
-  /** Leases whose `expires` is before `now`, in any persisted state except `expired`. */
-  expiredBefore(now: number, limit: number): Lease[];
+  /**
+   * Leases whose `expires` is before `now`, in any persisted state except `expired`,
+   * earliest first. With `includeOffers`, stale `offered` leases are returned too
+   * (memory only; the reclaimer drops them with a non-durable delete).
+   */
+  expiredBefore(now: number, limit: number, opts?: { readonly includeOffers?: boolean }): Lease[];
+  /** The leases of one subnet (a snapshot). */
+  bySubnet(subnetId: number): Lease[];
+  /** How many leases each subnet holds in each state (only subnets with at least one lease). */
+  countsBySubnet(): ReadonlyMap<number, LeaseStateCounts>;
+  /** Number of leases in memory, offers included. */
+  readonly size: number;
+  /** Counters for metrics; a fresh copy on every call. */
+  stats(): LeaseStoreStats;
+  /** Called after every commit attempt (for a duration histogram); returns an unsubscribe function. */
+  onCommit(listener: (event: LeaseCommitEvent) => void): () => void;
   close(): Promise<void>;
+}
+
+export type LeaseStateCounts = Readonly<Record<LeaseState, number>>;
+
+export interface LeaseStoreStats {
+  /** Transactions committed. */
+  readonly commits: number;
+  /** Transactions that failed and were rolled back. */
+  readonly failedCommits: number;
+  /** Durable rows written (upserts and deletes; several changes to one address in a batch count once). */
+  readonly changesWritten: number;
+  /** Rows in the last committed batch. */
+  readonly lastBatchSize: number;
+  readonly maxBatchSize: number;
+  /** changesWritten / commits (0 before the first commit). */
+  readonly avgBatchSize: number;
+  readonly lastCommitMs: number;
+  readonly totalCommitMs: number;
+  /** Time spent loading leases at open, and how many. */
+  readonly loadMs: number;
+  readonly loadedLeases: number;
+}
+
+export interface LeaseCommitEvent {
+  readonly ok: boolean;
+  /** Rows written (or attempted). */
+  readonly rows: number;
+  /** apply() calls whose promises this batch settles. */
+  readonly callers: number;
+  readonly durationMs: number;
 }

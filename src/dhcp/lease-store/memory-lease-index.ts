@@ -1,0 +1,344 @@
+import type { Ipv4 } from '../../net/ipv4.js';
+import { clientKeyOf } from '../lease.js';
+import type { Lease, LeaseChange, LeaseState, LeaseStateCounts, LeaseView } from '../lease.js';
+import { LeaseErrorCode, LeaseStoreError } from './errors.js';
+
+const STATES: readonly LeaseState[] = ['offered', 'active', 'released', 'expired', 'declined'];
+const STATE_SET: ReadonlySet<string> = new Set(STATES);
+
+/**
+ * Which of a client's leases in a subnet `byClient` answers with, lowest first:
+ * the binding it holds now, then the offer it is considering, then addresses
+ * it had before (so it gets the same one back), and a declined address last.
+ */
+const CLIENT_RANK: Readonly<Record<LeaseState, number>> = {
+  active: 0,
+  offered: 1,
+  released: 2,
+  expired: 3,
+  declined: 4,
+};
+
+/** The key of a lease that names no client (a DECLINE without chaddr): such leases are not indexed by client. */
+const ANONYMOUS_KEY = clientKeyOf({ clientId: '', mac: '' });
+
+function zeroCounts(): Record<LeaseState, number> {
+  return { offered: 0, active: 0, released: 0, expired: 0, declined: 0 };
+}
+
+function clientSlot(clientKey: string, subnetId: number): string {
+  // subnetId is an integer, so the first '/' separates the two parts unambiguously.
+  return `${subnetId}/${clientKey}`;
+}
+
+function isUint32(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
+}
+
+function invalid(message: string): LeaseStoreError {
+  return new LeaseStoreError(LeaseErrorCode.INVALID_CHANGE, message);
+}
+
+/**
+ * Refuses a change that no backend could store faithfully. Throws
+ * LEASE_ERR_INVALID_CHANGE; called for a whole batch before any of it is applied.
+ */
+export function checkLeaseChange(change: LeaseChange): void {
+  if (change.kind === 'delete') {
+    if (!isUint32(change.ip)) throw invalid(`delete: ip ${String(change.ip)} is not an IPv4 address as uint32`);
+    return;
+  }
+  if (change.kind !== 'upsert') throw invalid(`unknown change kind ${String((change as { kind: unknown }).kind)}`);
+  const l = change.lease;
+  if (!isUint32(l.ip)) throw invalid(`upsert: ip ${String(l.ip)} is not an IPv4 address as uint32`);
+  if (!Number.isSafeInteger(l.subnetId)) throw invalid(`upsert: subnetId ${String(l.subnetId)} is not an integer`);
+  if (typeof l.mac !== 'string' || typeof l.clientId !== 'string' || typeof l.hostname !== 'string') {
+    throw invalid('upsert: mac, clientId and hostname must be strings');
+  }
+  if (!STATE_SET.has(l.state)) throw invalid(`upsert: unknown state ${String(l.state)}`);
+  if (!Number.isFinite(l.start) || !Number.isFinite(l.expires)) throw invalid('upsert: start and expires must be finite numbers');
+  if (!Number.isSafeInteger(l.version)) throw invalid(`upsert: version ${String(l.version)} is not an integer`);
+  // An OFFER promises nothing (RFC 2131 §4.3.1); writing it would make a
+  // restart resurrect offers nobody accepted.
+  if (change.durable && l.state === 'offered') throw invalid('upsert: an offered lease cannot be durable');
+}
+
+interface HeapEntry {
+  readonly expires: number;
+  readonly lease: Lease;
+}
+
+/**
+ * A binary min-heap on `expires` with lazy deletion: an entry is live only
+ * while it is still the current entry of its address, so a
+ * renewal or delete costs no heap search; dead entries fall out when they
+ * reach the top, and the heap is rebuilt when they outnumber live ones.
+ */
+class ExpiryHeap {
+  private items: HeapEntry[] = [];
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  push(e: HeapEntry): void {
+    const a = this.items;
+    a.push(e);
+    let i = a.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = a[parent] as HeapEntry;
+      if (p.expires <= e.expires) break;
+      a[i] = p;
+      i = parent;
+    }
+    a[i] = e;
+  }
+
+  peek(): HeapEntry | undefined {
+    return this.items[0];
+  }
+
+  pop(): HeapEntry | undefined {
+    const a = this.items;
+    const top = a[0];
+    const last = a.pop();
+    if (top === undefined || last === undefined || a.length === 0) return top;
+    let i = 0;
+    const n = a.length;
+    while (true) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let c = l;
+      if (r < n && (a[r] as HeapEntry).expires < (a[l] as HeapEntry).expires) c = r;
+      const child = a[c] as HeapEntry;
+      if (child.expires >= last.expires) break;
+      a[i] = child;
+      i = c;
+    }
+    a[i] = last;
+    return top;
+  }
+
+  rebuild(entries: HeapEntry[]): void {
+    entries.sort((x, y) => x.expires - y.expires);
+    // A sorted array is a valid min-heap.
+    this.items = entries;
+  }
+}
+
+/** The two expiry categories: offers are reclaimed from memory, the others by a durable change. */
+function heapCategory(state: LeaseState): 'offer' | 'persisted' | undefined {
+  if (state === 'offered') return 'offer';
+  // An `expired` lease has nothing left to expire; it waits for reuse of its address.
+  if (state === 'expired') return undefined;
+  return 'persisted';
+}
+
+/**
+ * Every lease in memory, with the indexes the engine, the reclaimer and the
+ * CLI query. Pure data structure: no I/O, no timers. The SQLite store keeps
+ * one of these as its view and the source of truth for reads.
+ */
+export class MemoryLeaseIndex implements LeaseView {
+  private readonly byAddress = new Map<Ipv4, Lease>();
+  /** `${subnetId}/${clientKey}` → that client's leases in that subnet, least recently written first. */
+  private readonly byClientSlot = new Map<string, Map<Ipv4, Lease>>();
+  private readonly bySubnetId = new Map<number, Map<Ipv4, Lease>>();
+  private readonly counts = new Map<number, Record<LeaseState, number>>();
+  private readonly heaps = { offer: new ExpiryHeap(), persisted: new ExpiryHeap() };
+  private readonly live = { offer: 0, persisted: 0 };
+  /** The one live heap entry of each address (entries are compared by identity, so re-putting the same Lease object cannot duplicate it). */
+  private readonly heapEntryOf = new Map<Ipv4, HeapEntry>();
+
+  get size(): number {
+    return this.byAddress.size;
+  }
+
+  byIp(ip: Ipv4): Lease | undefined {
+    return this.byAddress.get(ip);
+  }
+
+  /**
+   * The client's lease in the subnet. A client may have several (an active
+   * one and an old released one, say): the lowest CLIENT_RANK wins, then the
+   * latest `start`, then the most recently written.
+   */
+  byClient(clientKey: string, subnetId: number): Lease | undefined {
+    const slot = this.byClientSlot.get(clientSlot(clientKey, subnetId));
+    if (slot === undefined) return undefined;
+    let best: Lease | undefined;
+    for (const l of slot.values()) {
+      if (
+        best === undefined ||
+        CLIENT_RANK[l.state] < CLIENT_RANK[best.state] ||
+        (CLIENT_RANK[l.state] === CLIENT_RANK[best.state] && l.start >= best.start)
+      ) {
+        best = l;
+      }
+    }
+    return best;
+  }
+
+  /** Every lease this client has in the subnet, least recently written first. */
+  clientLeases(clientKey: string, subnetId: number): Lease[] {
+    const slot = this.byClientSlot.get(clientSlot(clientKey, subnetId));
+    return slot === undefined ? [] : Array.from(slot.values());
+  }
+
+  all(): Lease[] {
+    return Array.from(this.byAddress.values());
+  }
+
+  bySubnet(subnetId: number): Lease[] {
+    const m = this.bySubnetId.get(subnetId);
+    return m === undefined ? [] : Array.from(m.values());
+  }
+
+  countsOf(subnetId: number): LeaseStateCounts {
+    return { ...(this.counts.get(subnetId) ?? zeroCounts()) };
+  }
+
+  countsBySubnet(): ReadonlyMap<number, LeaseStateCounts> {
+    const out = new Map<number, LeaseStateCounts>();
+    for (const [id, c] of this.counts) out.set(id, { ...c });
+    return out;
+  }
+
+  /** Validates every change, then applies them in order (all or none are applied). */
+  apply(changes: readonly LeaseChange[]): void {
+    for (const c of changes) checkLeaseChange(c);
+    for (const c of changes) {
+      if (c.kind === 'upsert') this.put(c.lease);
+      else this.remove(c.ip);
+    }
+  }
+
+  /** Stores the lease at its address, replacing (and unindexing) whatever was there. Returns the previous lease. */
+  put(lease: Lease): Lease | undefined {
+    const prev = this.remove(lease.ip);
+    this.byAddress.set(lease.ip, lease);
+
+    const key = clientKeyOf(lease);
+    if (key !== ANONYMOUS_KEY) {
+      const slotKey = clientSlot(key, lease.subnetId);
+      let slot = this.byClientSlot.get(slotKey);
+      if (slot === undefined) {
+        slot = new Map();
+        this.byClientSlot.set(slotKey, slot);
+      }
+      slot.set(lease.ip, lease);
+    }
+
+    let sub = this.bySubnetId.get(lease.subnetId);
+    if (sub === undefined) {
+      sub = new Map();
+      this.bySubnetId.set(lease.subnetId, sub);
+    }
+    sub.set(lease.ip, lease);
+
+    let cnt = this.counts.get(lease.subnetId);
+    if (cnt === undefined) {
+      cnt = zeroCounts();
+      this.counts.set(lease.subnetId, cnt);
+    }
+    cnt[lease.state]++;
+
+    const cat = heapCategory(lease.state);
+    if (cat !== undefined) {
+      this.live[cat]++;
+      const heap = this.heaps[cat];
+      const entry: HeapEntry = { expires: lease.expires, lease };
+      this.heapEntryOf.set(lease.ip, entry);
+      heap.push(entry);
+      if (heap.length > 2 * this.live[cat] + 1024) this.rebuildHeap(cat);
+    }
+    return prev;
+  }
+
+  /** Removes the lease at `ip` from every index. Returns it. */
+  remove(ip: Ipv4): Lease | undefined {
+    const prev = this.byAddress.get(ip);
+    if (prev === undefined) return undefined;
+    this.byAddress.delete(ip);
+
+    const key = clientKeyOf(prev);
+    if (key !== ANONYMOUS_KEY) {
+      const slotKey = clientSlot(key, prev.subnetId);
+      const slot = this.byClientSlot.get(slotKey);
+      if (slot !== undefined) {
+        slot.delete(ip);
+        if (slot.size === 0) this.byClientSlot.delete(slotKey);
+      }
+    }
+
+    const sub = this.bySubnetId.get(prev.subnetId);
+    if (sub !== undefined) {
+      sub.delete(ip);
+      if (sub.size === 0) {
+        this.bySubnetId.delete(prev.subnetId);
+        this.counts.delete(prev.subnetId);
+      } else {
+        const cnt = this.counts.get(prev.subnetId);
+        if (cnt !== undefined) cnt[prev.state]--;
+      }
+    }
+
+    const cat = heapCategory(prev.state);
+    // The heap entry stays in the heap and dies there: it is no longer the address's current entry.
+    this.heapEntryOf.delete(ip);
+    if (cat !== undefined) this.live[cat]--;
+    return prev;
+  }
+
+  /**
+   * Leases whose `expires` is before `now` in state active, released or
+   * declined (and offered with `includeOffers`), earliest first, at most
+   * `limit`. Costs O((limit + dead entries passed) · log n), not a scan.
+   */
+  expiredBefore(now: number, limit: number, opts?: { readonly includeOffers?: boolean }): Lease[] {
+    const out: Lease[] = [];
+    if (limit <= 0) return out;
+    const persisted = this.heaps.persisted;
+    const offers = opts?.includeOffers === true ? this.heaps.offer : undefined;
+    const taken: [ExpiryHeap, HeapEntry][] = [];
+    while (out.length < limit) {
+      const a = this.liveTop(persisted);
+      const b = offers === undefined ? undefined : this.liveTop(offers);
+      let heap: ExpiryHeap;
+      if (a !== undefined && (b === undefined || a.expires <= b.expires)) heap = persisted;
+      else if (b !== undefined && offers !== undefined) heap = offers;
+      else break;
+      const top = heap.peek() as HeapEntry;
+      if (!(top.expires < now)) break;
+      heap.pop();
+      taken.push([heap, top]);
+      out.push(top.lease);
+    }
+    // Still live: the caller decides what becomes of them, and until it does they stay due.
+    for (const [heap, e] of taken) heap.push(e);
+    return out;
+  }
+
+  /** The top entry after dropping dead ones. */
+  private liveTop(heap: ExpiryHeap): HeapEntry | undefined {
+    while (true) {
+      const top = heap.peek();
+      if (top === undefined) return undefined;
+      if (this.heapEntryOf.get(top.lease.ip) === top) return top;
+      heap.pop();
+    }
+  }
+
+  private rebuildHeap(cat: 'offer' | 'persisted'): void {
+    const entries: HeapEntry[] = [];
+    for (const lease of this.byAddress.values()) {
+      if (heapCategory(lease.state) !== cat) continue;
+      const entry: HeapEntry = { expires: lease.expires, lease };
+      this.heapEntryOf.set(lease.ip, entry);
+      entries.push(entry);
+    }
+    this.heaps[cat].rebuild(entries);
+  }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the system packages dcplane's build and test suite need on Debian:
+# a C toolchain for the native socket addon, iproute2 for the network
+# namespaces the end-to-end tests build, and the real DHCP clients they drive.
+# Run as root (CI runs as root). Safe to run again.
+set -euo pipefail
+pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all system packages present (${pkgs[*]})"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root: sudo $0" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

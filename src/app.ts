@@ -1,0 +1,80 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ResolvedConfig } from './config/defaults.js';
+import { createLogger } from './common/logger.js';
+import type { Logger } from './common/logger.js';
+import { createRegistry } from './common/metrics.js';
+import { DhcpServer } from './dhcp/server.js';
+import type { LeaseStore } from './dhcp/lease.js';
+import { openLeaseStore } from './dhcp/lease-store/open-lease-store.js';
+import { buildApi, parseListen } from './http/api.js';
+import { VERSION } from './version.js';
+
+/** A running dcplane process: every service its configuration enables. */
+export class Dcplane {
+  private dhcp: DhcpServer | undefined;
+  private store: LeaseStore | undefined;
+  private api: FastifyInstance | undefined;
+
+  private constructor(
+    private config: ResolvedConfig,
+    readonly logger: Logger,
+    readonly registry: Registry,
+  ) {}
+
+  static async start(config: ResolvedConfig, logger: Logger = createLogger(config.log.level)): Promise<Dcplane> {
+    const app = new Dcplane(config, logger, createRegistry());
+    try {
+      await app.startServices();
+    } catch (err) {
+      await app.stop();
+      throw err;
+    }
+    return app;
+  }
+
+  get dataDir(): string {
+    return resolve(this.config.data_dir);
+  }
+
+  private async startServices(): Promise<void> {
+    const c = this.config;
+    mkdirSync(this.dataDir, { recursive: true });
+    if (c.dhcp.enabled) {
+      this.store = await openLeaseStore({ dataDir: this.dataDir, database: c.database, commitDelayMs: c.dhcp.commit_delay_ms });
+      this.dhcp = await DhcpServer.start({ config: c.dhcp, store: this.store, logger: this.logger, registry: this.registry });
+    } else {
+      this.logger.info('dhcp disabled (set dhcp.enabled and name dhcp.interfaces in the configuration to serve)');
+    }
+    this.api = await buildApi({
+      logger: this.logger,
+      registry: this.registry,
+      leases: () => this.store,
+      services: () => ({ dhcp: this.dhcp !== undefined ? 'running' : 'disabled', tftp: 'disabled' }),
+      version: VERSION,
+    });
+    const { host, port } = parseListen(c.api.listen);
+    await this.api.listen({ host, port });
+    this.logger.info({ listen: c.api.listen, data_dir: this.dataDir }, 'api ready');
+  }
+
+  /** Applies a new configuration without a restart; leases are kept. Services turned on or off need a restart. */
+  async reload(config: ResolvedConfig): Promise<void> {
+    if (config.dhcp.enabled !== this.config.dhcp.enabled || config.database !== this.config.database || config.api.listen !== this.config.api.listen) {
+      throw new Error('enabling/disabling DHCP, or changing database or api.listen, needs a restart');
+    }
+    if (this.dhcp !== undefined) await this.dhcp.reload(config.dhcp);
+    this.config = config;
+  }
+
+  async stop(): Promise<void> {
+    await this.api?.close();
+    await this.dhcp?.stop();
+    await this.store?.close();
+    this.api = undefined;
+    this.dhcp = undefined;
+    this.store = undefined;
+  }
+}

@@ -1,0 +1,227 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { DhcpConfig } from '../config/types.js';
+import { formatIpv4 } from '../net/ipv4.js';
+import { interfaceAddresses } from '../net/interfaces.js';
+import { decodePacket, encodePacket, messageTypeOf } from './codec.js';
+import { MESSAGE_TYPE_NAMES } from './constants.js';
+import { DhcpEngine, compileDhcpConfig } from './engine.js';
+import type { EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
+import { DhcpDecodeError } from './errors.js';
+import type { LeaseStore } from './lease.js';
+import { DhcpMetrics } from './metrics.js';
+import { DhcpTransport } from './transport.js';
+import type { DhcpPacket } from './packet.js';
+
+export interface DhcpServerOptions {
+  readonly config: DhcpConfig;
+  readonly store: LeaseStore;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}
+
+function typeLabel(type: number | undefined): string {
+  return (type !== undefined ? MESSAGE_TYPE_NAMES.get(type) : undefined) ?? 'unknown';
+}
+
+/**
+ * The DHCP service: the thin shell around the pure engine. It owns the
+ * sockets, the clock and the reclamation timer; the engine decides, the
+ * lease store makes decisions durable, and only then does a reply leave
+ * (PRODUCT.md: "a lease is on disk before its DHCPACK leaves").
+ */
+export class DhcpServer {
+  private engine: DhcpEngine;
+  private config: DhcpConfig;
+  private transport: DhcpTransport | undefined;
+  private readonly interfaces = new Map<string, InterfaceInfo>();
+  private reclaimTimer: NodeJS.Timeout | undefined;
+  private readonly metrics: DhcpMetrics;
+  private readonly store: LeaseStore;
+  private readonly log: Logger;
+  private lastExhaustLog = 0;
+  private stopped = false;
+
+  private constructor(opts: DhcpServerOptions) {
+    this.config = opts.config;
+    this.engine = new DhcpEngine(compileDhcpConfig(opts.config));
+    this.store = opts.store;
+    this.log = opts.logger.child({ svc: 'dhcp' });
+    this.metrics = new DhcpMetrics(opts.registry, () => this.engine.poolUsage(this.store.all(), Math.floor(Date.now() / 1000)));
+  }
+
+  static async start(opts: DhcpServerOptions): Promise<DhcpServer> {
+    const server = new DhcpServer(opts);
+    await server.openTransport();
+    server.scheduleReclaim();
+    server.log.info(
+      { interfaces: server.config.interfaces ?? [], port: server.config.port ?? 67, leases: countOf(server.store.all()) },
+      'dhcp ready',
+    );
+    return server;
+  }
+
+  /** Applies a new (already validated) configuration; leases are kept. */
+  async reload(config: DhcpConfig): Promise<void> {
+    const engine = new DhcpEngine(compileDhcpConfig(config));
+    const sameSockets =
+      JSON.stringify(config.interfaces ?? []) === JSON.stringify(this.config.interfaces ?? []) &&
+      (config.port ?? 67) === (this.config.port ?? 67);
+    this.engine = engine;
+    this.config = config;
+    if (!sameSockets) {
+      const old = this.transport;
+      this.transport = undefined;
+      old?.close();
+      await this.openTransport();
+    } else {
+      this.refreshInterfaces();
+    }
+    this.scheduleReclaim();
+    this.log.info({ interfaces: config.interfaces ?? [] }, 'dhcp configuration reloaded');
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
+    this.transport?.close();
+    this.transport = undefined;
+  }
+
+  private refreshInterfaces(): void {
+    this.interfaces.clear();
+    for (const name of this.config.interfaces ?? []) {
+      this.interfaces.set(name, { name, addresses: interfaceAddresses(name) });
+    }
+  }
+
+  private async openTransport(): Promise<void> {
+    this.refreshInterfaces();
+    this.transport = await DhcpTransport.open({
+      interfaces: this.config.interfaces ?? [],
+      port: this.config.port ?? 67,
+      onPacket: (msg, info) => this.onPacket(msg, info.iface, info.sourceIp, info.sourcePort),
+      onError: (err, iface) => this.log.error({ err, iface }, 'dhcp socket error'),
+    });
+  }
+
+  private scheduleReclaim(): void {
+    if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
+    const every = (this.config.reclaim_interval ?? 10) * 1000;
+    this.reclaimTimer = setInterval(() => this.reclaim(), every);
+    this.reclaimTimer.unref();
+  }
+
+  /** Reclaims leases past their end, a bounded batch at a time. */
+  reclaim(now: number = Math.floor(Date.now() / 1000)): void {
+    const expired = this.store.expiredBefore(now, 5000);
+    if (expired.length === 0) return;
+    const changes = this.engine.reclaim(expired, now);
+    if (changes.length === 0) return;
+    this.store.apply(changes).then(
+      () => this.log.debug({ count: changes.length }, 'leases reclaimed'),
+      (err: unknown) => this.log.error({ err }, 'lease reclamation failed; will retry'),
+    );
+  }
+
+  private onPacket(msg: Buffer, ifaceName: string, sourceIp: number, sourcePort: number): void {
+    if (this.stopped) return;
+    let req: DhcpPacket;
+    try {
+      req = decodePacket(msg);
+    } catch (err) {
+      if (err instanceof DhcpDecodeError) {
+        this.metrics.dropped.inc({ reason: err.reason });
+        return;
+      }
+      throw err;
+    }
+    this.metrics.received.inc({ type: typeLabel(messageTypeOf(req)) });
+    const iface = this.interfaces.get(ifaceName);
+    if (iface === undefined) {
+      this.metrics.dropped.inc({ reason: 'unknown_interface' });
+      return;
+    }
+    let outcome: EngineOutcome;
+    try {
+      outcome = this.engine.handle(req, { iface, sourceIp, sourcePort, now: Math.floor(Date.now() / 1000) }, this.store);
+    } catch (err) {
+      // An engine bug must not take the service down: count, log, keep serving.
+      this.metrics.dropped.inc({ reason: 'engine_error' });
+      this.log.error({ err, iface: ifaceName }, 'dhcp engine failed on a packet');
+      return;
+    }
+    if (outcome.kind === 'drop') {
+      this.metrics.dropped.inc({ reason: outcome.reason });
+      return;
+    }
+    const ev = outcome.event;
+    this.metrics.events.inc({ event: ev.kind, subnet: ev.subnetId !== undefined ? String(ev.subnetId) : '' });
+    if (ev.kind === 'exhausted') this.onExhausted(ev.subnetId, ev.mac);
+    else if (this.log.isLevelEnabled('debug')) {
+      this.log.debug({ event: ev.kind, ip: ev.ip !== undefined ? formatIpv4(ev.ip) : undefined, mac: ev.mac, subnet: ev.subnetId, reason: ev.reason }, 'lease event');
+    }
+
+    const changes = outcome.changes;
+    const durable = changes.some((c) => c.durable);
+    const send = outcome.kind === 'reply' ? () => this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize) : undefined;
+    if (changes.length === 0) {
+      send?.();
+      return;
+    }
+    const done = this.store.apply(changes);
+    if (!durable) {
+      send?.();
+      done.catch((err: unknown) => this.log.error({ err }, 'lease store failed'));
+      return;
+    }
+    const started = process.hrtime.bigint();
+    done.then(
+      () => {
+        this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        send?.();
+      },
+      (err: unknown) => {
+        // Not on disk: the reply must not leave. The client retries.
+        this.metrics.dropped.inc({ reason: 'store_error' });
+        this.log.error({ err }, 'lease not made durable; reply withheld');
+      },
+    );
+  }
+
+  private sendReply(iface: string, reply: DhcpPacket, dest: ReplyDestination, maxSize: number): void {
+    const transport = this.transport;
+    if (transport === undefined) return;
+    let bytes: Buffer;
+    try {
+      bytes = encodePacket(reply, { maxSize });
+    } catch (err) {
+      this.metrics.dropped.inc({ reason: 'encode_error' });
+      this.log.error({ err }, 'reply could not be encoded');
+      return;
+    }
+    try {
+      transport.send(iface, bytes, dest);
+      this.metrics.sent.inc({ type: typeLabel(messageTypeOf(reply)) });
+    } catch (err) {
+      this.metrics.sendErrors.inc({ iface });
+      this.log.warn({ err, iface }, 'reply not sent');
+    }
+  }
+
+  private onExhausted(subnetId: number | undefined, mac: string): void {
+    const label = subnetId !== undefined ? String(subnetId) : '';
+    this.metrics.exhausted.inc({ subnet: label });
+    const now = Date.now();
+    if (now - this.lastExhaustLog > 10_000) {
+      this.lastExhaustLog = now;
+      this.log.warn({ subnet: subnetId, mac }, 'address pool exhausted: no free address for a client (logged at most every 10 s; see dcplane_dhcp_pool_exhausted_total)');
+    }
+  }
+}
+
+function countOf(it: Iterable<unknown>): number {
+  let n = 0;
+  for (const _ of it) n++;
+  return n;
+}

@@ -74,6 +74,9 @@ export interface ConfigProblem {
   readonly path: string;
   readonly code: string;
   readonly message: string;
+  /** Position in the file (1-based), for problems found while reading the JSON text. */
+  readonly line?: number;
+  readonly column?: number;
 }
 
 /** The path used for problems about the file as a whole. */

@@ -146,6 +146,8 @@ export interface LogConfig {
 }
 
 export interface DcplaneConfig {
+  /** Reference to the schema for editors (completion, checks); dcplane ignores it. */
+  readonly $schema?: string;
   readonly data_dir?: string;
   readonly database?: string;
   readonly api?: ApiConfig;

@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import ajvFormats from 'ajv-formats';
@@ -10,8 +8,12 @@ import { encodeOptionValue } from '../dhcp/option-values.js';
 import { formatIpv4, parseCidr, parseIpv4, parseRange, prefixToMask, rangesOverlap } from '../net/ipv4.js';
 import type { Cidr, Ipv4, Ipv4Range } from '../net/ipv4.js';
 import { ConfigErrorCode, ROOT_PATH } from './errors.js';
+import { schemaPath } from './schema-path.js';
 import type { ConfigProblem } from './errors.js';
 import type { DcplaneConfig } from './types.js';
+
+export { formatProblem } from './errors.js';
+export type { ConfigProblem } from './errors.js';
 
 export type ValidationResult = { ok: true; config: DcplaneConfig } | { ok: false; problems: ConfigProblem[] };
 
@@ -23,28 +25,11 @@ interface Found {
   readonly message: string;
 }
 
-const SCHEMA_FILE = join('schema', 'dcplane.schema.json');
-
-/**
- * Where the published schema lives. Found by walking up from this module so
- * that the same code works from src/ (tsx), dist/src/ (tsc) and an installed package.
- */
-export function configSchemaPath(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, SCHEMA_FILE);
-    if (existsSync(candidate)) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`${SCHEMA_FILE} not found above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
-}
-
 let compiled: ValidateFunction | undefined;
 
 function schemaValidator(): ValidateFunction {
   if (compiled !== undefined) return compiled;
-  const schema = JSON.parse(readFileSync(configSchemaPath(), 'utf8')) as object;
+  const schema = JSON.parse(readFileSync(schemaPath(), 'utf8')) as object;
   // verbose: errors carry the data and the schema object they failed, which the messages below need.
   const ajv = new Ajv2020({ allErrors: true, verbose: true, strict: true, strictTypes: false, strictRequired: false });
   ajvFormats.default(ajv, ['ipv4']);
@@ -275,10 +260,6 @@ export function overlappingPairs(ranges: readonly Ipv4Range[]): Array<readonly [
   return pairs;
 }
 
-function rangeText(r: Ipv4Range): string {
-  return `${formatIpv4(r.start)}-${formatIpv4(r.end)}`;
-}
-
 function cidrText(c: Cidr): string {
   return `${formatIpv4(c.network)}/${c.prefix}`;
 }
@@ -319,7 +300,6 @@ interface PoolRef {
   readonly segs: readonly Seg[];
   readonly range: Ipv4Range;
   readonly text: string;
-  readonly subnetIndex: number;
 }
 
 interface SubnetRef {
@@ -400,7 +380,7 @@ class Checker {
 
     const ids = new Map<number, readonly Seg[]>();
     const pools: PoolRef[] = [];
-    subnets.forEach((s, index) => {
+    subnets.forEach((s) => {
       const id = int(get(s.raw, 'id'));
       if (id !== undefined) {
         const prior = ids.get(id);
@@ -420,7 +400,7 @@ class Checker {
       this.options([...s.segs, 'options'], get(s.raw, 'options'));
       this.addressList([...s.segs, 'routers'], get(s.raw, 'routers'), s.cidr, 'router');
       this.addressList([...s.segs, 'dns_servers'], get(s.raw, 'dns_servers'), undefined, 'DNS server');
-      pools.push(...this.pools(s, index));
+      pools.push(...this.pools(s));
     });
 
     this.relays(dhcp, subnets);
@@ -540,7 +520,7 @@ class Checker {
     });
   }
 
-  private pools(s: SubnetRef, subnetIndex: number): PoolRef[] {
+  private pools(s: SubnetRef): PoolRef[] {
     const out: PoolRef[] = [];
     arr(get(s.raw, 'pools')).forEach((p, i) => {
       const isObject = isRecord(p);
@@ -569,7 +549,7 @@ class Checker {
           this.add(segs, ConfigErrorCode.POOL_SPECIAL_ADDRESS, `${shown} includes the ${which} of subnet ${cidrText(c)}, which no client can use`);
         }
       }
-      out.push({ segs, range, text: shown, subnetIndex });
+      out.push({ segs, range, text: shown });
     });
     return out;
   }

@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { decodePacket, encodePacket, hardwareAddress, messageTypeOf } from '../../src/dhcp/codec.js';
 import type { OptionKind } from '../../src/dhcp/constants.js';
@@ -32,7 +32,7 @@ function opt(kind: OptionKind, value: unknown): Buffer {
   return encodeOptionValue(kind, value);
 }
 
-function packet(fields: Partial<DhcpPacket> & { options: Array<[number, Uint8Array]> | Map<number, Uint8Array> }): DhcpPacket {
+function packet(fields: Omit<Partial<DhcpPacket>, 'options'> & { options: Array<[number, Uint8Array]> | Map<number, Uint8Array> }): DhcpPacket {
   const { options, ...rest } = fields;
   return {
     op: 1,

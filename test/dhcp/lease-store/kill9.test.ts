@@ -1,5 +1,5 @@
 import { after, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,7 +53,8 @@ function runAndKill(dataDir: string, killAfter: number, timeoutMs: number): Prom
       }
       if (!killed && ackCount >= killAfter) {
         killed = true;
-        child.kill('SIGKILL');
+        // A few milliseconds more so the kill lands anywhere in the writer's apply/commit cycle.
+        setTimeout(() => child.kill('SIGKILL'), Math.random() * 4);
       }
     });
     child.on('exit', (code, signal) => {

@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { clientKeyOf } from '../../../src/dhcp/lease.js';
 import type { Lease, LeaseChange, LeaseState } from '../../../src/dhcp/lease.js';

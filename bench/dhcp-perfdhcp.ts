@@ -1,0 +1,254 @@
+/**
+ * DHCPv4 benchmark: perfdhcp against Kea 2.2 and against dcplane, on the
+ * same namespaces in one run, with the ratio. Needs root (namespaces).
+ * `npm run bench:dhcp -- --help` for the flags; bench/README.md for caveats.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseRange, rangeSize } from '../src/net/ipv4.js';
+import { DcplaneError } from '../src/common/errors.js';
+import { BenchError, BenchErrorCode } from './lib/errors.js';
+import { ensureDhcpBenchTools, strayKeaProcesses } from './lib/install.js';
+import type { Topology } from './lib/namespaces.js';
+import { DHCP_BENCH_TOPOLOGY, createTopology, inNamespace, removeTopology } from './lib/namespaces.js';
+import { parsePerfdhcpOutput } from './lib/perfdhcp-output.js';
+import type { Daemon } from './lib/process.js';
+import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion } from './lib/process.js';
+import type { ServerRun } from './lib/report.js';
+import { formatTable, otherCpuSeconds, ratio, ratioLine } from './lib/report.js';
+import type { ServerUnderTest } from './lib/servers.js';
+import { dcplaneServer, keaServer } from './lib/servers.js';
+
+const USAGE = `usage: npm run bench:dhcp -- [options]   (as root)
+
+  --rate N        DISCOVERs per second perfdhcp offers (default 20000)
+  --duration S    seconds of load per server (default 10)
+  --clients N     distinct client MACs perfdhcp cycles through (default 50000;
+                  at most the pool size, so the pool never runs out)
+  --only NAME     run only "kea" or "dcplane"
+  --json FILE     write the results there (default bench/results/dhcp-<time>.json)
+  --help          this text`;
+
+interface Options {
+  readonly rate: number;
+  readonly durationS: number;
+  readonly clients: number;
+  readonly only: 'kea' | 'dcplane' | undefined;
+  readonly jsonFile: string | undefined;
+}
+
+function positiveInt(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) <= 0) {
+    throw new BenchError(BenchErrorCode.USAGE, `--${flag} wants a positive integer, got "${text}"`);
+  }
+  return Number(text);
+}
+
+function parseOptions(argv: readonly string[], poolSize: number): Options | 'help' {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      clients: { type: 'string' },
+      only: { type: 'string' },
+      json: { type: 'string' },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help === true) return 'help';
+  const only = values.only;
+  if (only !== undefined && only !== 'kea' && only !== 'dcplane') {
+    throw new BenchError(BenchErrorCode.USAGE, `--only wants "kea" or "dcplane", got "${only}"`);
+  }
+  const clients = positiveInt('clients', values.clients, 50000);
+  if (clients > poolSize) {
+    throw new BenchError(BenchErrorCode.USAGE, `--clients ${clients} exceeds the pool (${poolSize} addresses): the pool would run out`);
+  }
+  return {
+    rate: positiveInt('rate', values.rate, 20000),
+    durationS: positiveInt('duration', values.duration, 10),
+    clients,
+    only,
+    jsonFile: values.json,
+  };
+}
+
+/** Share of one core that other processes may take before the figures are flagged as skewed. */
+const OTHER_LOAD_WARNING = 0.2;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** State the exit paths must undo: namespaces, temp dirs, running servers. */
+const cleanup = {
+  topology: undefined as Topology | undefined,
+  dirs: new Set<string>(),
+  daemon: undefined as Daemon | undefined,
+};
+
+/** Synchronous, so it also runs from process 'exit' after an uncaught error. */
+function cleanupNow(): void {
+  for (const child of liveChildren()) child.kill('SIGKILL');
+  if (cleanup.topology !== undefined) {
+    removeTopology(cleanup.topology);
+    cleanup.topology = undefined;
+  }
+  for (const dir of cleanup.dirs) rmSync(dir, { recursive: true, force: true });
+  cleanup.dirs.clear();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  console.error(`\nbench: ${signal}: stopping servers and removing namespaces`);
+  const daemon = cleanup.daemon;
+  void (daemon === undefined ? Promise.resolve() : daemon.stop(2000)).finally(() => {
+    cleanupNow();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Promise<ServerRun> {
+  const dir = mkdtempSync(join(tmpdir(), `dcpb-${server.name}-`));
+  cleanup.dirs.add(dir);
+  let daemon: Daemon | undefined;
+  try {
+    console.log(`bench: starting ${server.name} in ${t.serverNs} (data in ${dir})`);
+    daemon = await server.start(t, dir);
+    cleanup.daemon = daemon;
+    // Let the server finish whatever it does right after its ready line.
+    await sleep(500);
+    const args = ['-4', '-l', t.clientIface, '-r', String(opts.rate), '-R', String(opts.clients), '-p', String(opts.durationS), t.serverAddress];
+    const [cmd, argv] = inNamespace(t.clientNs, 'perfdhcp', args);
+    const loadAverageBefore = loadavg();
+    console.log(`bench: load average ${loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}; running perfdhcp ${args.join(' ')}`);
+    const cpuBefore = daemon.cpuSeconds();
+    const hostBefore = hostBusyCpuSeconds();
+    const run = await runToCompletion(cmd, argv, opts.durationS * 1000 + 30000);
+    const cpuAfter = daemon.cpuSeconds();
+    const hostAfter = hostBusyCpuSeconds();
+    const loadAverageAfter = loadavg();
+    if (run.timedOut || (run.status !== 0 && run.status !== 3)) {
+      throw new BenchError(
+        BenchErrorCode.PERFDHCP_FAILED,
+        `perfdhcp ${run.timedOut ? 'overran its time and was killed' : `exited with ${String(run.status)}`}: ${run.stderr.trim() || run.stdout.trim()}`,
+      );
+    }
+    const perfdhcp = parsePerfdhcpOutput(run.stdout);
+    if (!daemon.running()) {
+      throw new BenchError(BenchErrorCode.SERVER_EXITED, `${server.name} died during the run; its output ended with:\n${daemon.output()}`);
+    }
+    return {
+      server: server.name,
+      ok: true,
+      perfdhcp,
+      perfdhcpStatus: run.status,
+      ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuSeconds: cpuAfter - cpuBefore } : {}),
+      ...(run.cpuSeconds !== undefined ? { perfdhcpCpuSeconds: run.cpuSeconds } : {}),
+      ...(hostBefore !== undefined && hostAfter !== undefined ? { hostBusyCpuSeconds: hostAfter - hostBefore } : {}),
+      loadAverageBefore,
+      loadAverageAfter,
+    };
+  } catch (err) {
+    const code = err instanceof DcplaneError ? err.code : 'BENCH_ERR_UNEXPECTED';
+    const message = err instanceof Error ? err.message : String(err);
+    console.error(`bench: ${server.name} failed [${code}]: ${message}`);
+    return { server: server.name, ok: false, error: { code, message } };
+  } finally {
+    if (daemon !== undefined) await daemon.stop();
+    cleanup.daemon = undefined;
+    rmSync(dir, { recursive: true, force: true });
+    cleanup.dirs.delete(dir);
+  }
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const t = DHCP_BENCH_TOPOLOGY;
+  const pool = parseRange(`${t.pool.first}-${t.pool.last}`);
+  if (pool === undefined) throw new BenchError(BenchErrorCode.USAGE, 'bad built-in pool');
+  const opts = parseOptions(argv, rangeSize(pool));
+  if (opts === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (process.getuid?.() !== 0) {
+    console.error('bench: needs root (it creates network namespaces); run it with sudo');
+    return 1;
+  }
+
+  const tools = ensureDhcpBenchTools();
+  for (const p of strayKeaProcesses()) {
+    console.warn(`bench: warning: ${p.name} (pid ${p.pid}) runs outside this bench and competes for the same CPU; stop it for clean figures`);
+  }
+
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', cleanupNow);
+  cleanup.topology = t;
+  createTopology(t);
+  console.log(`bench: namespaces ${t.serverNs} (${t.serverAddress}/${t.prefixLength} on ${t.serverIface}) and ${t.clientNs} (${t.clientAddress} on ${t.clientIface}); perfdhcp relays from ${t.clientAddress}`);
+
+  const servers: ServerUnderTest[] = [];
+  if (opts.only !== 'dcplane') servers.push(keaServer(tools.keaDhcp4));
+  if (opts.only !== 'kea') servers.push(dcplaneServer());
+  const runs = new Map<string, ServerRun>();
+  for (const server of servers) {
+    runs.set(server.name, await benchOne(server, t, opts));
+    await sleep(1000);
+  }
+  cleanupNow();
+
+  const kea = runs.get('kea');
+  const dcplane = runs.get('dcplane');
+  const cores = cpus().length;
+  console.log('');
+  console.log(`DHCPv4 perfdhcp: offered ${opts.rate}/s for ${opts.durationS} s, ${opts.clients} clients, relayed (giaddr ${t.clientAddress})`);
+  console.log(formatTable(kea, dcplane, opts.durationS));
+  console.log('');
+  console.log(ratioLine(kea, dcplane));
+  console.log(
+    `note: this host has ${cores} CPU core${cores === 1 ? '' : 's'}, shared by the server under test and perfdhcp ` +
+      '(and anything else running); figures are relative, compare the ratio.',
+  );
+  for (const run of [kea, dcplane]) {
+    if (run?.loadAverageBefore !== undefined) {
+      console.log(`note: load average before ${run.server}: ${run.loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}`);
+    }
+    const other = run === undefined ? undefined : otherCpuSeconds(run);
+    if (run !== undefined && other !== undefined && other / opts.durationS > OTHER_LOAD_WARNING) {
+      console.log(
+        `warning: other processes used ${((100 * other) / opts.durationS).toFixed(0)}% of a core during the ${run.server} run: ` +
+          'its figures are low by an unknown amount; rerun on a quiet host',
+      );
+    }
+  }
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const jsonFile = resolve(opts.jsonFile ?? join(repoRoot(), 'bench', 'results', `dhcp-${stamp}.json`));
+  mkdirSync(dirname(jsonFile), { recursive: true });
+  const report = {
+    bench: 'dhcp-perfdhcp',
+    date: new Date().toISOString(),
+    host: { cores, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
+    params: { rate: opts.rate, duration_s: opts.durationS, clients: opts.clients, subnet: t.subnet, pool: `${t.pool.first}-${t.pool.last}` },
+    runs: Object.fromEntries(runs),
+    ratio_exchanges_per_second: ratio(dcplane?.perfdhcp?.exchangesPerSecond, kea?.perfdhcp?.exchangesPerSecond) ?? null,
+  };
+  writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
+  console.log(`bench: results written to ${jsonFile}`);
+  return [...runs.values()].every((r) => r.ok) ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const code = err instanceof DcplaneError ? ` [${err.code}]` : '';
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}${code}`);
+    cleanupNow();
+    process.exitCode = 1;
+  },
+);

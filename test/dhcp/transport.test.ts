@@ -10,7 +10,7 @@
  * or DCP_AGENT=client (a plain dgram socket), it takes JSON commands on stdin
  * and reports on stdout.
  */
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -175,7 +175,7 @@ function defineTests(): void {
 
     const client = (name: string): Agent => {
       const c = clients.get(name);
-      assert.ok(c, name);
+      if (c === undefined) throw new Error(`no client ${name}`);
       return c;
     };
 

@@ -393,8 +393,10 @@ export class DhcpEngine {
     // An unexpired active binding stays as it is: an OFFER promises nothing (RFC 2131 §4.3.1), so it must not downgrade it.
     if (!(prev !== undefined && prev.state === 'active' && prev.expires > c.ctx.now && isMine(prev, info))) {
       const own = leases.byClient(info.clientKey, pick.sub.id);
-      if (own !== undefined && own.ip !== ip && own.state === 'offered' && isMine(own, info)) {
-        changes.push({ kind: 'delete', ip: own.ip, durable: false });
+      if (own !== undefined && own.ip !== ip && isMine(own, info)) {
+        // One binding per client and subnet: the old one is no longer the client's to keep (the steps above refused it).
+        if (own.state === 'offered') changes.push({ kind: 'delete', ip: own.ip, durable: false });
+        else if (own.state === 'active') changes.push(this.ended(own, c.ctx.now));
       }
       changes.push({ kind: 'upsert', durable: false, lease: {
         ip, subnetId: pick.sub.id, mac: info.mac, clientId: info.clientId, hostname,
@@ -500,9 +502,7 @@ export class DhcpEngine {
     const own = leases.byClient(info.clientKey, a.sub.id);
     if (own !== undefined && own.ip !== ip && isMine(own, info) && own.state !== 'declined') {
       // The client moved to another address: its old binding ends now (one binding per client per subnet).
-      changes.push(own.state === 'offered'
-        ? { kind: 'delete', ip: own.ip, durable: false }
-        : { kind: 'upsert', durable: true, lease: { ...own, state: 'expired', expires: Math.min(own.expires, now), version: own.version + 1 } });
+      changes.push(own.state === 'offered' ? { kind: 'delete', ip: own.ip, durable: false } : this.ended(own, now));
     }
     changes.push({ kind: 'upsert', durable: true, lease: {
       ip, subnetId: a.sub.id, mac: info.mac, clientId: info.clientId, hostname,
@@ -510,6 +510,10 @@ export class DhcpEngine {
     } });
     const reply = this.buildReply(c, MessageType.ACK, ip, a, true);
     return this.replyOutcome(c, reply, changes, this.event('ack', info, a.sub, ip, undefined, hostname));
+  }
+
+  private ended(l: Lease, now: number): LeaseChange {
+    return { kind: 'upsert', durable: true, lease: { ...l, state: 'expired', expires: Math.min(l.expires, now), version: l.version + 1 } };
   }
 
   private decline(c: Client): EngineOutcome {

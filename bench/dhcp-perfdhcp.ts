@@ -140,6 +140,12 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Pr
     if (!daemon.running()) {
       throw new BenchError(BenchErrorCode.SERVER_EXITED, `${server.name} died during the run; its output ended with:\n${daemon.output()}`);
     }
+    if (perfdhcp.discoverOffer.received === 0) {
+      throw new BenchError(
+        BenchErrorCode.NO_REPLIES,
+        `${server.name} answered none of ${perfdhcp.discoverOffer.sent} DISCOVERs (relayed from ${t.clientAddress}, replies expected at its port 67); its output ended with:\n${daemon.output()}`,
+      );
+    }
     return {
       server: server.name,
       ok: true,
@@ -205,8 +211,13 @@ async function main(argv: readonly string[]): Promise<number> {
   const cores = cpus().length;
   console.log('');
   console.log(`DHCPv4 perfdhcp: offered ${opts.rate}/s for ${opts.durationS} s, ${opts.clients} clients, relayed (giaddr ${t.clientAddress})`);
-  console.log(formatTable(kea, dcplane, opts.durationS));
-  console.log('');
+  if ([...runs.values()].some((r) => r.ok)) {
+    console.log(formatTable(kea, dcplane, opts.durationS));
+    console.log('');
+  }
+  for (const run of runs.values()) {
+    if (run.error !== undefined) console.log(`${run.server}: FAILED [${run.error.code}] ${run.error.message.split('\n', 1)[0] ?? ''}`);
+  }
   console.log(ratioLine(kea, dcplane));
   console.log(
     `note: this host has ${cores} CPU core${cores === 1 ? '' : 's'}, shared by the server under test and perfdhcp ` +

@@ -10,6 +10,8 @@ export const BenchErrorCode = {
   SERVER_EXITED: 'BENCH_ERR_SERVER_EXITED',
   /** A server under test did not say it was ready in time. */
   SERVER_NOT_READY: 'BENCH_ERR_SERVER_NOT_READY',
+  /** The server ran but answered no DISCOVER during the run. */
+  NO_REPLIES: 'BENCH_ERR_NO_REPLIES',
   /** A command the bench needs (ip, apt-get, perfdhcp, kea-dhcp4) failed or is missing. */
   TOOL_FAILED: 'BENCH_ERR_TOOL_FAILED',
   /** Bad command-line flags. */

@@ -688,6 +688,32 @@ function poolTrouble(text: string): string {
   return `${text} is not a pool: ${cidrTrouble(text) ?? 'invalid CIDR'}`;
 }
 
+/** Where a path sits in the file (key positions and indexes), so problems read top to bottom. */
+function documentOrder(raw: unknown, segs: readonly Seg[]): number[] {
+  const out: number[] = [];
+  let cur = raw;
+  for (const s of segs) {
+    if (typeof s === 'number') {
+      out.push(s);
+      cur = Array.isArray(cur) ? cur[s] : undefined;
+    } else {
+      const keys = isRecord(cur) ? Object.keys(cur) : [];
+      const at = keys.indexOf(s);
+      out.push(at < 0 ? keys.length : at);
+      cur = get(cur, s);
+    }
+  }
+  return out;
+}
+
+function compareOrder(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const d = (a[i] as number) - (b[i] as number);
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
+}
+
 function covers(outer: readonly Seg[], inner: readonly Seg[]): boolean {
   return outer.length <= inner.length && outer.every((s, i) => s === inner[i]);
 }
@@ -703,9 +729,12 @@ export function validateConfig(raw: unknown): ValidationResult {
   const checker = new Checker(raw);
   checker.run();
   const semantic = checker.found.filter((f) => !schema.some((s) => covers(s.segs, f.segs)));
+  const all = [...schema, ...semantic];
+  const order = new Map(all.map((f) => [f, documentOrder(raw, f.segs)]));
+  all.sort((a, b) => compareOrder(order.get(a) as number[], order.get(b) as number[]));
   const seen = new Set<string>();
   const problems: ConfigProblem[] = [];
-  for (const f of [...schema, ...semantic]) {
+  for (const f of all) {
     const path = formatPath(f.segs);
     const key = `${path}\0${f.code}\0${f.message}`;
     if (seen.has(key)) continue;

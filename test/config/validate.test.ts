@@ -432,7 +432,7 @@ describe('client classes', () => {
       [C.UNKNOWN_CLASS, 'dhcp.subnets[0].pools[0].client_class'],
       [C.UNKNOWN_CLASS, 'dhcp.subnets[0].reservations[0].client_classes[1]'],
     ]);
-    assert.match(got[0]?.message ?? '', /did you mean "pxe-uefi"/);
+    assert.match(got.find((p) => p.path === 'dhcp.subnets[0].client_class')?.message ?? '', /did you mean "pxe-uefi"/);
   });
 
   it('refuses duplicate class names and an empty match', () => {
@@ -545,6 +545,18 @@ describe('every problem at once', () => {
       [C.UNKNOWN_CLASS, 'dhcp.subnets[1].client_class'],
       [C.LISTEN, 'api.listen'],
     ]);
+  });
+
+  it('lists problems in the order they appear in the file', () => {
+    const c = base();
+    subnet(c, 1).pools = ['10.78.1.0-10.78.1.9'];
+    subnet(c, 0).rooters = [];
+    dhcp(c).interfaces = ['eth/1'];
+    c.log = { level: 'loud' };
+    assert.deepEqual(
+      problems(c).map((p) => p.path),
+      ['dhcp.interfaces[0]', 'dhcp.subnets[0].rooters', 'dhcp.subnets[1].pools[0]', 'log.level'],
+    );
   });
 
   it('reports a value the schema refused once, without semantic follow-ups', () => {

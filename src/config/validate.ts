@@ -380,6 +380,7 @@ class Checker {
 
     const ids = new Map<number, readonly Seg[]>();
     const pools: PoolRef[] = [];
+    const poolsBySubnet = new Map<SubnetRef, readonly PoolRef[]>();
     subnets.forEach((s) => {
       const id = int(get(s.raw, 'id'));
       if (id !== undefined) {
@@ -400,13 +401,15 @@ class Checker {
       this.options([...s.segs, 'options'], get(s.raw, 'options'));
       this.addressList([...s.segs, 'routers'], get(s.raw, 'routers'), s.cidr, 'router');
       this.addressList([...s.segs, 'dns_servers'], get(s.raw, 'dns_servers'), undefined, 'DNS server');
-      pools.push(...this.pools(s));
+      const own = this.pools(s);
+      poolsBySubnet.set(s, own);
+      pools.push(...own);
     });
 
     this.relays(dhcp, subnets);
     this.subnetOverlaps(subnets);
     this.poolOverlaps(pools);
-    this.reservations(subnets, pools);
+    this.reservations(subnets, poolsBySubnet);
   }
 
   private globalTimers(base: readonly Seg[], dhcp: Record<string, unknown>): Timers {
@@ -600,7 +603,7 @@ class Checker {
     }
   }
 
-  private reservations(subnets: readonly SubnetRef[], pools: readonly PoolRef[]): void {
+  private reservations(subnets: readonly SubnetRef[], poolsBySubnet: ReadonlyMap<SubnetRef, readonly PoolRef[]>): void {
     const ips = new Map<Ipv4, readonly Seg[]>();
     subnets.forEach((s) => {
       const macs = new Map<string, readonly Seg[]>();
@@ -644,7 +647,8 @@ class Checker {
         if (prior !== undefined) {
           this.add(ipSegs, ConfigErrorCode.DUPLICATE_RESERVATION_IP, `${text} is already reserved for another client at ${formatPath(prior)}`);
         } else ips.set(ip, segs);
-        const pool = pools.find((p) => ip >= p.range.start && ip <= p.range.end);
+        // Own subnet's pools suffice: an address in another subnet's pool is already outside this subnet.
+        const pool = (poolsBySubnet.get(s) ?? []).find((p) => ip >= p.range.start && ip <= p.range.end);
         if (pool !== undefined) {
           this.add(
             ipSegs,

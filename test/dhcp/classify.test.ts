@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { classify, compileMatch, globToRegExp, matches } from '../../src/dhcp/classify.js';
 import { extractRequestInfo } from '../../src/dhcp/request-info.js';

@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { beforeEach, describe, it } from 'node:test';
 import type { DhcpConfig } from '../../src/config/types.js';
 import { FLAG_BROADCAST, MessageType as T } from '../../src/dhcp/constants.js';
@@ -49,7 +49,6 @@ const IFACES: Record<string, InterfaceInfo> = {
   eth4: { name: 'eth4', addresses: [{ ip: ip('172.16.0.1'), prefix: 24 }] },
 };
 const NOW = 1_700_000_000;
-const SERVER = ip('10.0.0.254');
 
 let view: MemoryLeaseView;
 let engine: DhcpEngine;
@@ -328,9 +327,11 @@ describe('REQUEST', () => {
     });
     it('NAKs a renewal once the client has a reservation for another address', () => {
       assert.equal(bind({ mac: '52:54:00:00:0a:01' }), '10.0.0.100');
-      const cfg = structuredClone(CONFIG) as { subnets: { reservations: object[] }[] };
-      cfg.subnets[0]?.reservations.push({ mac: '52:54:00:00:0a:01', ip: '10.0.0.60' });
-      engine = new DhcpEngine(compileDhcpConfig(cfg as DhcpConfig));
+      const cfg: DhcpConfig = {
+        ...CONFIG,
+        subnets: CONFIG.subnets?.map((s) => (s.id === 1 ? { ...s, reservations: [...(s.reservations ?? []), { mac: '52:54:00:00:0a:01', ip: '10.0.0.60' }] } : s)),
+      };
+      engine = new DhcpEngine(compileDhcpConfig(cfg));
       const out = send(T.REQUEST, { mac: '52:54:00:00:0a:01', ciaddr: '10.0.0.100' });
       assert.equal(typeOf(out), T.NAK);
       assert.equal(optText(reply(out), 56), 'client has a reservation for another address');

@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { extractRequestInfo, parseUserClasses } from '../../src/dhcp/request-info.js';
 import { ip, ipBytes, request } from '../helpers/memory-lease-view.js';

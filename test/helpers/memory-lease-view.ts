@@ -74,7 +74,7 @@ export interface RequestSpec {
   hlen?: number;
   op?: number;
   /** Options by code; strings are latin1 bytes, number arrays are bytes. */
-  options?: Record<number, Uint8Array | string | readonly number[]>;
+  options?: Record<number, Uint8Array | string | readonly number[] | undefined>;
 }
 
 /** A decoded BOOTREQUEST as the codec would hand it to the engine. */
@@ -86,6 +86,7 @@ export function request(type: number | undefined, spec: RequestSpec = {}): DhcpP
   const options = new Map<number, Uint8Array>();
   if (type !== undefined) options.set(53, new Uint8Array([type]));
   for (const [k, v] of Object.entries(spec.options ?? {})) {
+    if (v === undefined) continue;
     options.set(Number(k), typeof v === 'string' ? Buffer.from(v, 'latin1') : v instanceof Uint8Array ? v : new Uint8Array(v));
   }
   return {

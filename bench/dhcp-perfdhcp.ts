@@ -15,7 +15,7 @@ import type { Topology } from './lib/namespaces.js';
 import { DHCP_BENCH_TOPOLOGY, createTopology, inNamespace, removeTopology } from './lib/namespaces.js';
 import { parsePerfdhcpOutput } from './lib/perfdhcp-output.js';
 import type { Daemon } from './lib/process.js';
-import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion } from './lib/process.js';
+import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion, stopAllChildren } from './lib/process.js';
 import type { ServerRun } from './lib/report.js';
 import { formatTable, otherCpuSeconds, ratio, ratioLine } from './lib/report.js';
 import type { ServerUnderTest } from './lib/servers.js';
@@ -83,11 +83,10 @@ const OTHER_LOAD_WARNING = 0.2;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** State the exit paths must undo: namespaces, temp dirs, running servers. */
+/** State the exit paths must undo besides running children: namespaces and temp dirs. */
 const cleanup = {
   topology: undefined as Topology | undefined,
   dirs: new Set<string>(),
-  daemon: undefined as Daemon | undefined,
 };
 
 /** Synchronous, so it also runs from process 'exit' after an uncaught error. */
@@ -101,10 +100,13 @@ function cleanupNow(): void {
   cleanup.dirs.clear();
 }
 
+/** Set by a signal: no further server is started while the exit path runs. */
+let stopping = false;
+
 function onSignal(signal: NodeJS.Signals): void {
+  stopping = true;
   console.error(`\nbench: ${signal}: stopping servers and removing namespaces`);
-  const daemon = cleanup.daemon;
-  void (daemon === undefined ? Promise.resolve() : daemon.stop(2000)).finally(() => {
+  void stopAllChildren(2000).finally(() => {
     cleanupNow();
     process.exit(signal === 'SIGINT' ? 130 : 143);
   });
@@ -117,7 +119,6 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Pr
   try {
     console.log(`bench: starting ${server.name} in ${t.serverNs} (data in ${dir})`);
     daemon = await server.start(t, dir);
-    cleanup.daemon = daemon;
     // Let the server finish whatever it does right after its ready line.
     await sleep(500);
     const args = ['-4', '-l', t.clientIface, '-r', String(opts.rate), '-R', String(opts.clients), '-p', String(opts.durationS), t.serverAddress];
@@ -160,11 +161,10 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Pr
   } catch (err) {
     const code = err instanceof DcplaneError ? err.code : 'BENCH_ERR_UNEXPECTED';
     const message = err instanceof Error ? err.message : String(err);
-    console.error(`bench: ${server.name} failed [${code}]: ${message}`);
+    if (!stopping) console.error(`bench: ${server.name} failed [${code}]: ${message}`);
     return { server: server.name, ok: false, error: { code, message } };
   } finally {
     if (daemon !== undefined) await daemon.stop();
-    cleanup.daemon = undefined;
     rmSync(dir, { recursive: true, force: true });
     cleanup.dirs.delete(dir);
   }
@@ -201,6 +201,7 @@ async function main(argv: readonly string[]): Promise<number> {
   if (opts.only !== 'kea') servers.push(dcplaneServer());
   const runs = new Map<string, ServerRun>();
   for (const server of servers) {
+    if (stopping) break;
     runs.set(server.name, await benchOne(server, t, opts));
     await sleep(1000);
   }

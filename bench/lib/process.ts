@@ -74,6 +74,16 @@ export function liveChildren(): readonly ChildProcess[] {
   return [...live];
 }
 
+/** SIGTERM to every child still running, SIGKILL to those left after `graceMs`; resolves when all are gone. */
+export async function stopAllChildren(graceMs: number): Promise<void> {
+  const children = [...live];
+  const gone = children.map((c) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()))));
+  for (const c of children) c.kill('SIGTERM');
+  const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), graceMs);
+  await Promise.all(gone);
+  clearTimeout(timer);
+}
+
 function track(child: ChildProcess): void {
   live.add(child);
   child.once('exit', () => live.delete(child));

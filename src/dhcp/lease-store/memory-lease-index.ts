@@ -8,15 +8,16 @@ const STATE_SET: ReadonlySet<string> = new Set(STATES);
 
 /**
  * Which of a client's leases in a subnet `byClient` answers with, lowest first:
- * the binding it holds now, then the offer it is considering, then addresses
- * it had before (so it gets the same one back), and a declined address last.
+ * the binding it holds now, then the offer it is considering, then an address
+ * it had before (RFC 2131 §4.3.1 offers "the client's previous address"; the
+ * latest `start` among them wins), and a declined address last.
  */
 const CLIENT_RANK: Readonly<Record<LeaseState, number>> = {
   active: 0,
   offered: 1,
   released: 2,
-  expired: 3,
-  declined: 4,
+  expired: 2,
+  declined: 3,
 };
 
 /** The key of a lease that names no client (a DECLINE without chaddr): such leases are not indexed by client. */
@@ -163,7 +164,7 @@ export class MemoryLeaseIndex implements LeaseView {
   /**
    * The client's lease in the subnet. A client may have several (an active
    * one and an old released one, say): the lowest CLIENT_RANK wins, then the
-   * latest `start`, then the most recently written.
+   * latest `start` (stable across restarts), then the most recently written.
    */
   byClient(clientKey: string, subnetId: number): Lease | undefined {
     const slot = this.byClientSlot.get(clientSlot(clientKey, subnetId));

@@ -66,6 +66,16 @@ describe('MemoryLeaseIndex', () => {
     assert.equal(ix.byClient('id:01aa', 1), active);
   });
 
+  it('byClient answers with the most recent previous address, released or expired', () => {
+    const ix = new MemoryLeaseIndex();
+    const older = lease({ ip: 10, clientId: '01aa', state: 'released', start: 50 });
+    const newer = lease({ ip: 11, clientId: '01aa', state: 'expired', start: 90 });
+    ix.apply([up(newer), up(older)]);
+    assert.equal(ix.byClient('id:01aa', 1), newer);
+    ix.apply([del(11)]);
+    assert.equal(ix.byClient('id:01aa', 1), older);
+  });
+
   it('does not index anonymous leases (DECLINE without chaddr) under one shared client', () => {
     const ix = new MemoryLeaseIndex();
     ix.apply([up(lease({ ip: 1, mac: '', state: 'declined' })), up(lease({ ip: 2, mac: '', state: 'declined' }))]);
@@ -136,7 +146,7 @@ describe('MemoryLeaseIndex', () => {
 
   describe('matches a naive model on random change sequences', () => {
     const STATES: readonly LeaseState[] = ['offered', 'active', 'released', 'expired', 'declined'];
-    const RANK: Record<LeaseState, number> = { active: 0, offered: 1, released: 2, expired: 3, declined: 4 };
+    const RANK: Record<LeaseState, number> = { active: 0, offered: 1, released: 2, expired: 2, declined: 3 };
 
     const leaseArb = fc.record({
       ip: fc.integer({ min: 0, max: 11 }),

@@ -5,7 +5,7 @@ import { parseIpv4 } from './ipv4.js';
 
 /** One IPv4 address configured on an interface. */
 export interface InterfaceAddress {
-  readonly address: Ipv4;
+  readonly ip: Ipv4;
   readonly prefix: number;
   readonly mask: Ipv4;
 }
@@ -17,10 +17,10 @@ export function interfaceAddresses(name: string): readonly InterfaceAddress[] {
   const out: InterfaceAddress[] = [];
   for (const a of list) {
     if (a.family !== 'IPv4') continue;
-    const address = parseIpv4(a.address);
+    const ip = parseIpv4(a.address);
     const mask = parseIpv4(a.netmask);
-    if (address === undefined || mask === undefined) continue;
-    out.push({ address, mask, prefix: maskToPrefix(mask) });
+    if (ip === undefined || mask === undefined) continue;
+    out.push({ ip, mask, prefix: maskToPrefix(mask) });
   }
   return out;
 }

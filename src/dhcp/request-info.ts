@@ -1,5 +1,4 @@
 import type { Ipv4 } from '../net/ipv4.js';
-import { formatMac } from '../net/ipv4.js';
 import { Opt, RelaySubOpt } from './constants.js';
 import type { DhcpPacket } from './packet.js';
 
@@ -52,6 +51,13 @@ const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(
 function hex(bytes: Uint8Array): string {
   let s = '';
   for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i] as number] as string;
+  return s;
+}
+
+/** `aa:bb:…` through a lookup table: this runs for every packet. */
+function macText(bytes: Uint8Array, n: number): string {
+  let s = HEX[bytes[0] as number] as string;
+  for (let i = 1; i < n; i++) s += `:${HEX[bytes[i] as number] as string}`;
   return s;
 }
 
@@ -122,7 +128,7 @@ export function extractRequestInfo(pkt: DhcpPacket): RequestInfo {
   const mt = o.get(Opt.MESSAGE_TYPE);
   const messageType = mt === undefined ? 0 : mt.length === 1 ? (mt[0] as number) : -1;
   const hlen = pkt.hlen <= pkt.chaddr.length ? pkt.hlen : pkt.chaddr.length;
-  const mac = hlen === 0 ? '' : formatMac(pkt.chaddr.subarray(0, hlen));
+  const mac = hlen === 0 ? '' : macText(pkt.chaddr, hlen);
   const cid = o.get(Opt.CLIENT_ID);
   const clientId = cid === undefined || cid.length === 0 ? '' : hex(cid);
   const mms = o.get(Opt.MAX_MESSAGE_SIZE);

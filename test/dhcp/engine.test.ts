@@ -624,3 +624,49 @@ describe('reclaim and poolUsage', () => {
     assert.equal(engine.poolUsage(view.all(), now + 100_000).find((u) => u.subnetId === 1)?.used, 0);
   });
 });
+
+describe('compileDhcpConfig', () => {
+  it('resolves options by name or by code with a type, and ignores server-computed codes', () => {
+    const rt = compileDhcpConfig({
+      options: [
+        { name: 'ntp-servers', value: ['10.0.0.8', '10.0.0.9'] },
+        { code: 224, type: 'hex', value: '01:02' },
+        { code: 51, value: 5 },
+        { code: 54, type: 'ip', value: '1.2.3.4' },
+      ],
+      subnets: [{ id: 1, subnet: '10.0.0.0/24', pools: ['10.0.0.10-10.0.0.20'] }],
+    });
+    const opts = rt.subnets[0]?.options.byCode;
+    assert.deepEqual([...(opts?.get(42)?.value ?? [])], [10, 0, 0, 8, 10, 0, 0, 9]);
+    assert.deepEqual([...(opts?.get(224)?.value ?? [])], [1, 2]);
+    assert.equal(opts?.has(51), false);
+    assert.equal(opts?.has(54), false);
+  });
+  it('refuses an option it cannot encode with a coded error', () => {
+    assert.throws(() => compileDhcpConfig({ options: [{ code: 224, value: 'x' }] }), { code: 'DHCP_ERR_RUNTIME_CONFIG' });
+    assert.throws(() => compileDhcpConfig({ options: [{ code: 3, value: 'not-an-ip' }] }), { code: 'DHCP_ERR_OPTION_VALUE' });
+  });
+  it('fills defaults and keeps T1 < T2 < lease', () => {
+    const rt = compileDhcpConfig({
+      lease_time: 1000,
+      subnets: [
+        { id: 1, subnet: '10.0.0.0/24' },
+        { id: 2, subnet: '10.0.1.0/24', lease_time: 100, renew_timer: 10, rebind_timer: 20 },
+        { id: 3, subnet: '10.0.2.0/24', renew_timer: 900, rebind_timer: 800 },
+      ],
+    });
+    assert.deepEqual(rt.subnets.map((s) => [s.leaseTime, s.renewTime, s.rebindTime]), [[1000, 500, 875], [100, 10, 20], [1000, 500, 875]]);
+    assert.equal(rt.offerTime, 60);
+    assert.equal(rt.declineProbation, 86400);
+    assert.equal(rt.authoritative, true);
+    assert.equal(compileDhcpConfig({}).subnets.length, 0);
+  });
+  it('finds the most specific subnet for an address', () => {
+    const rt = compileDhcpConfig({ subnets: [{ id: 1, subnet: '10.0.0.0/16' }, { id: 2, subnet: '10.0.5.0/24' }] });
+    const engine2 = new DhcpEngine(rt);
+    const out = engine2.handle(request(T.DISCOVER, { giaddr: '10.0.5.1' }), ctx('eth9'), view);
+    assert.ok(out.kind === 'no-reply');
+    assert.equal(out.event.subnetId, 2, 'the /24, not the /16 (and no pools: exhausted)');
+    assert.equal(out.event.kind, 'exhausted');
+  });
+});

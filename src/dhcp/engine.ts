@@ -333,7 +333,7 @@ export class DhcpEngine {
     return l.expires + this.runtime.holdReclaimed <= now ? Avail.FREE : Avail.HELD;
   }
 
-  /** Why `ip` cannot be this client's, or undefined when it can. */
+  /** Why `ip` cannot be this client's, or the subnet and pool it would come from. */
   private refuse(ip: Ipv4, c: Client): string | Assign {
     let sub: RuntimeSubnet | undefined;
     for (const s of c.group) if (inSubnet(s, ip)) { sub = s; break; }

@@ -368,12 +368,15 @@ function prepareWriter(db: Database.Database): (writes: Map<Ipv4, Lease | null>)
        expires = excluded.expires, version = excluded.version`,
   );
   const del = db.prepare('DELETE FROM leases WHERE ip = ?');
-  return db.transaction((writes: Map<Ipv4, Lease | null>) => {
+  const tx = db.transaction((writes: Map<Ipv4, Lease | null>) => {
     for (const [ip, l] of writes) {
       if (l === null) del.run(ip);
       else upsert.run(l.ip, l.subnetId, l.mac, l.clientId, l.hostname, l.state, l.start, l.expires, l.version);
     }
   });
+  // IMMEDIATE takes the write lock at BEGIN (waiting up to busy_timeout), so
+  // a batch never fails half-way on a lock taken by another connection.
+  return (writes) => tx.immediate(writes);
 }
 
 /** For a read-only open: refuses a newer schema; false when the file has no leases table yet. */

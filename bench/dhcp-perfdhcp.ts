@@ -17,7 +17,7 @@ import { parsePerfdhcpOutput } from './lib/perfdhcp-output.js';
 import type { Daemon } from './lib/process.js';
 import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion, stopAllChildren } from './lib/process.js';
 import type { ServerRun } from './lib/report.js';
-import { formatTable, otherCpuSeconds, ratio, ratioLine } from './lib/report.js';
+import { formatTable, medianRun, otherCpuSeconds, ratio, ratioLine } from './lib/report.js';
 import type { ServerUnderTest } from './lib/servers.js';
 import { dcplaneServer, keaServer } from './lib/servers.js';
 
@@ -28,6 +28,8 @@ const USAGE = `usage: npm run bench:dhcp -- [options]   (as root)
   --clients N     distinct client MACs perfdhcp cycles through (default 50000;
                   at most the pool size, so the pool never runs out)
   --only NAME     run only "kea" or "dcplane"
+  --rounds N      run each server N times, alternating which goes first, and
+                  show the median round (default 1); use it on a busy host
   --json FILE     write the results there (default bench/results/dhcp-<time>.json)
   --help          this text`;
 
@@ -36,6 +38,7 @@ interface Options {
   readonly durationS: number;
   readonly clients: number;
   readonly only: 'kea' | 'dcplane' | undefined;
+  readonly rounds: number;
   readonly jsonFile: string | undefined;
 }
 
@@ -55,6 +58,7 @@ function parseOptions(argv: readonly string[], poolSize: number): Options | 'hel
       duration: { type: 'string' },
       clients: { type: 'string' },
       only: { type: 'string' },
+      rounds: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -74,6 +78,7 @@ function parseOptions(argv: readonly string[], poolSize: number): Options | 'hel
     durationS: positiveInt('duration', values.duration, 10),
     clients,
     only,
+    rounds: positiveInt('rounds', values.rounds, 1),
     jsonFile: values.json,
   };
 }
@@ -199,25 +204,40 @@ async function main(argv: readonly string[]): Promise<number> {
   const servers: ServerUnderTest[] = [];
   if (opts.only !== 'dcplane') servers.push(keaServer(tools.keaDhcp4));
   if (opts.only !== 'kea') servers.push(dcplaneServer());
-  const runs = new Map<string, ServerRun>();
-  for (const server of servers) {
-    if (stopping) break;
-    runs.set(server.name, await benchOne(server, t, opts));
-    await sleep(1000);
+  const runs = new Map<string, ServerRun[]>(servers.map((s) => [s.name, []]));
+  for (let round = 1; round <= opts.rounds && !stopping; round++) {
+    // Alternating the order spreads slow drifts in the host's load over both servers.
+    const order = round % 2 === 1 ? servers : [...servers].reverse();
+    if (opts.rounds > 1) console.log(`bench: round ${round}/${opts.rounds}: ${order.map((x) => x.name).join(', ')}`);
+    for (const server of order) {
+      if (stopping) break;
+      runs.get(server.name)?.push(await benchOne(server, t, opts));
+      await sleep(1000);
+    }
   }
   cleanupNow();
 
-  const kea = runs.get('kea');
-  const dcplane = runs.get('dcplane');
+  const kea = medianRun(runs.get('kea') ?? []);
+  const dcplane = medianRun(runs.get('dcplane') ?? []);
+  const shown = new Map<string, ServerRun>();
+  if (kea !== undefined) shown.set('kea', kea);
+  if (dcplane !== undefined) shown.set('dcplane', dcplane);
   const cores = cpus().length;
   console.log('');
   console.log(`DHCPv4 perfdhcp: offered ${opts.rate}/s for ${opts.durationS} s, ${opts.clients} clients, relayed (giaddr ${t.clientAddress})`);
-  if ([...runs.values()].some((r) => r.ok)) {
+  if ([...shown.values()].some((r) => r.ok)) {
+    if (opts.rounds > 1) console.log('(each column is that server\'s median round by exchanges/s)');
     console.log(formatTable(kea, dcplane, opts.durationS));
     console.log('');
   }
-  for (const run of runs.values()) {
-    if (run.error !== undefined) console.log(`${run.server}: FAILED [${run.error.code}] ${run.error.message.split('\n', 1)[0] ?? ''}`);
+  for (const [name, list] of runs) {
+    if (opts.rounds > 1) {
+      const rates = list.map((r) => (r.perfdhcp === undefined ? 'failed' : r.perfdhcp.exchangesPerSecond.toFixed(1)));
+      console.log(`${name} exchanges/s by round: ${rates.join(', ')}`);
+    }
+    for (const run of list) {
+      if (run.error !== undefined) console.log(`${run.server}: FAILED [${run.error.code}] ${run.error.message.split('\n', 1)[0] ?? ''}`);
+    }
   }
   console.log(ratioLine(kea, dcplane));
   console.log(
@@ -244,13 +264,21 @@ async function main(argv: readonly string[]): Promise<number> {
     bench: 'dhcp-perfdhcp',
     date: new Date().toISOString(),
     host: { cores, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
-    params: { rate: opts.rate, duration_s: opts.durationS, clients: opts.clients, subnet: t.subnet, pool: `${t.pool.first}-${t.pool.last}` },
+    params: {
+      rate: opts.rate,
+      duration_s: opts.durationS,
+      clients: opts.clients,
+      rounds: opts.rounds,
+      subnet: t.subnet,
+      pool: `${t.pool.first}-${t.pool.last}`,
+    },
+    median: Object.fromEntries(shown),
     runs: Object.fromEntries(runs),
     ratio_exchanges_per_second: ratio(dcplane?.perfdhcp?.exchangesPerSecond, kea?.perfdhcp?.exchangesPerSecond) ?? null,
   };
   writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
   console.log(`bench: results written to ${jsonFile}`);
-  return [...runs.values()].every((r) => r.ok) ? 0 : 1;
+  return [...runs.values()].every((list) => list.every((r) => r.ok)) ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

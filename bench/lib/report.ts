@@ -69,6 +69,18 @@ function fmt(v: number | null | undefined, digits: number): string {
   return v.toFixed(digits);
 }
 
+/**
+ * The round to show for one server: the (lower) median of its completed
+ * rounds by exchanges/s, a real run rather than a blend of several; the first
+ * failure when no round completed.
+ */
+export function medianRun(runs: readonly ServerRun[]): ServerRun | undefined {
+  const done = runs.filter((r) => r.ok && r.perfdhcp !== undefined);
+  if (done.length === 0) return runs[0];
+  const sorted = [...done].sort((a, b) => (a.perfdhcp?.exchangesPerSecond ?? 0) - (b.perfdhcp?.exchangesPerSecond ?? 0));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
 /** dcplane's figure over Kea's, or undefined when either is missing or Kea's is zero. */
 export function ratio(dcplane: number | null | undefined, kea: number | null | undefined): number | undefined {
   if (dcplane === null || dcplane === undefined || kea === null || kea === undefined || kea === 0) return undefined;

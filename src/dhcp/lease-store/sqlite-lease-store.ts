@@ -117,9 +117,17 @@ function sqliteCode(e: unknown): string | undefined {
  * Failure: when a commit throws, the transaction is rolled back, every
  * promise of the batch rejects with LEASE_ERR_COMMIT_FAILED (the server sends
  * no ACK for them), and memory is put back as it was before the batch at each
- * address the batch wrote durably. better-sqlite3 commits synchronously, so no
- * other change can run between queueing and commit: the batch's last value is
- * still the current one, which flush() checks anyway rather than assumes.
+ * address the batch wrote durably, memory-only changes made there during the
+ * batch included (an offer over an address whose durable write failed must
+ * not hide the stored lease). Every change made between a batch's first
+ * change and its commit belongs to that batch, and better-sqlite3 commits
+ * synchronously, so nothing can touch an address between the batch closing
+ * and the rollback: its last value is still the current one, which
+ * rollBackMemory() checks anyway rather than assumes.
+ *
+ * Checkpoints: SQLite's automatic WAL checkpoint (every 1000 pages) runs
+ * inside the commit that crosses the mark and syncs the main file; that
+ * commit is slower, its batch waits, the next one is bigger.
  */
 export class SqliteLeaseStore implements LeaseStore {
   readonly path: string;

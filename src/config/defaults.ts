@@ -30,7 +30,7 @@ export const DEFAULTS = Object.freeze({
   authoritative: true,
   reclaim_interval: 10,
   // Addresses are reusable as soon as a lease is reclaimed; the allocator prefers never-used ones, so clients usually keep theirs anyway.
-  hold_reclaimed: 0,
+  hold_reclaimed: 3600,
   commit_delay_ms: 0,
   tftp_enabled: false,
   tftp_listen: '0.0.0.0:69',

@@ -47,7 +47,9 @@ export class DhcpServer {
     this.engine = new DhcpEngine(compileDhcpConfig(opts.config));
     this.store = opts.store;
     this.log = opts.logger.child({ svc: 'dhcp' });
-    this.metrics = new DhcpMetrics(opts.registry, () => this.engine.poolUsage(this.store.all(), Math.floor(Date.now() / 1000)));
+    this.metrics = new DhcpMetrics(opts.registry, () =>
+      this.engine.poolUsage(this.store.all(), Math.floor(Date.now() / 1000)).map((u) => ({ subnetId: u.subnetId, pool: u.range, total: u.total, used: u.used })),
+    );
   }
 
   static async start(opts: DhcpServerOptions): Promise<DhcpServer> {

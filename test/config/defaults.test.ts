@@ -27,7 +27,7 @@ describe('applyDefaults', () => {
         decline_probation: 86400,
         authoritative: true,
         reclaim_interval: 10,
-        hold_reclaimed: 0,
+        hold_reclaimed: 3600,
         commit_delay_ms: 0,
         subnets: [],
         shared_networks: [],

@@ -12,7 +12,7 @@ import { DcplaneError } from '../src/common/errors.js';
 import { BenchError, BenchErrorCode } from './lib/errors.js';
 import { ensureDhcpBenchTools, strayKeaProcesses } from './lib/install.js';
 import type { Topology } from './lib/namespaces.js';
-import { DHCP_BENCH_TOPOLOGY, createTopology, inNamespace, removeTopology } from './lib/namespaces.js';
+import { DHCP_BENCH_TOPOLOGY, createTopology, inNamespace, removeTopology, udpCounters, udpDelta } from './lib/namespaces.js';
 import { parsePerfdhcpOutput } from './lib/perfdhcp-output.js';
 import type { Daemon } from './lib/process.js';
 import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion, stopAllChildren } from './lib/process.js';
@@ -130,11 +130,15 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Pr
     const [cmd, argv] = inNamespace(t.clientNs, 'perfdhcp', args);
     const loadAverageBefore = loadavg();
     console.log(`bench: load average ${loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}; running perfdhcp ${args.join(' ')}`);
+    const serverUdpBefore = udpCounters(t.serverNs);
+    const clientUdpBefore = udpCounters(t.clientNs);
     const cpuBefore = daemon.cpuSeconds();
     const hostBefore = hostBusyCpuSeconds();
     const run = await runToCompletion(cmd, argv, opts.durationS * 1000 + 30000);
     const cpuAfter = daemon.cpuSeconds();
     const hostAfter = hostBusyCpuSeconds();
+    const serverUdp = udpDelta(serverUdpBefore, udpCounters(t.serverNs));
+    const clientUdp = udpDelta(clientUdpBefore, udpCounters(t.clientNs));
     const loadAverageAfter = loadavg();
     if (run.timedOut || (run.status !== 0 && run.status !== 3)) {
       throw new BenchError(
@@ -160,6 +164,8 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Pr
       ...(cpuBefore !== undefined && cpuAfter !== undefined ? { serverCpuSeconds: cpuAfter - cpuBefore } : {}),
       ...(run.cpuSeconds !== undefined ? { perfdhcpCpuSeconds: run.cpuSeconds } : {}),
       ...(hostBefore !== undefined && hostAfter !== undefined ? { hostBusyCpuSeconds: hostAfter - hostBefore } : {}),
+      ...(serverUdp !== undefined ? { serverUdp } : {}),
+      ...(clientUdp !== undefined ? { clientUdp } : {}),
       loadAverageBefore,
       loadAverageAfter,
     };

@@ -72,3 +72,42 @@ export function createTopology(t: Topology): void {
 export function inNamespace(ns: string, cmd: string, args: readonly string[]): [string, string[]] {
   return ['ip', ['netns', 'exec', ns, cmd, ...args]];
 }
+
+/** UDP counters of one namespace (/proc/net/snmp is per namespace). */
+export interface UdpCounters {
+  readonly inDatagrams: number;
+  /** Datagrams dropped because a socket's receive buffer was full: its reader fell behind. */
+  readonly rcvbufErrors: number;
+  readonly sndbufErrors: number;
+}
+
+/** Reads the `Udp:` header/value line pair of /proc/net/snmp; undefined if its shape is unexpected. */
+export function parseUdpCounters(snmp: string): UdpCounters | undefined {
+  const lines = snmp.split('\n').filter((l) => l.startsWith('Udp: '));
+  const names = lines[0]?.split(/\s+/).slice(1);
+  const values = lines[1]?.split(/\s+/).slice(1).map(Number);
+  if (names === undefined || values === undefined) return undefined;
+  const get = (name: string): number | undefined => {
+    const v = values[names.indexOf(name)];
+    return v === undefined || !Number.isFinite(v) ? undefined : v;
+  };
+  const inDatagrams = get('InDatagrams');
+  const rcvbufErrors = get('RcvbufErrors');
+  const sndbufErrors = get('SndbufErrors');
+  if (inDatagrams === undefined || rcvbufErrors === undefined || sndbufErrors === undefined) return undefined;
+  return { inDatagrams, rcvbufErrors, sndbufErrors };
+}
+
+export function udpCounters(ns: string): UdpCounters | undefined {
+  const r = runSync('ip', ['netns', 'exec', ns, 'cat', '/proc/net/snmp'], { allowFailure: true });
+  return r.status === 0 ? parseUdpCounters(r.stdout) : undefined;
+}
+
+export function udpDelta(before: UdpCounters | undefined, after: UdpCounters | undefined): UdpCounters | undefined {
+  if (before === undefined || after === undefined) return undefined;
+  return {
+    inDatagrams: after.inDatagrams - before.inDatagrams,
+    rcvbufErrors: after.rcvbufErrors - before.rcvbufErrors,
+    sndbufErrors: after.sndbufErrors - before.sndbufErrors,
+  };
+}

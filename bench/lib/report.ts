@@ -1,3 +1,4 @@
+import type { UdpCounters } from './namespaces.js';
 import type { ExchangeStats, PerfdhcpResult } from './perfdhcp-output.js';
 
 export interface ServerRun {
@@ -11,6 +12,9 @@ export interface ServerRun {
   readonly perfdhcpCpuSeconds?: number;
   /** CPU seconds the whole host was busy during the run: server, perfdhcp and everyone else. */
   readonly hostBusyCpuSeconds?: number;
+  /** UDP counters of the server's and perfdhcp's namespaces over the run: where packets were lost. */
+  readonly serverUdp?: UdpCounters;
+  readonly clientUdp?: UdpCounters;
   readonly loadAverageBefore?: readonly number[];
   readonly loadAverageAfter?: readonly number[];
   readonly error?: { readonly code: string; readonly message: string };
@@ -47,6 +51,9 @@ function rows(durationS: number): Row[] {
     ...exchangeRows('DISCOVER-OFFER', (p) => p.discoverOffer),
     ...exchangeRows('REQUEST-ACK', (p) => p.requestAck),
     { label: 'malformed replies', value: (r) => r.perfdhcp?.malformed, digits: 0, ratio: false },
+    { label: 'UDP datagrams into server ns', value: (r) => r.serverUdp?.inDatagrams, digits: 0, ratio: false },
+    { label: 'server socket overflows', value: (r) => r.serverUdp?.rcvbufErrors, digits: 0, ratio: false },
+    { label: 'perfdhcp socket overflows', value: (r) => r.clientUdp?.rcvbufErrors, digits: 0, ratio: false },
     { label: 'server CPU (% of one core)', value: (r) => percentOfCore(r.serverCpuSeconds, durationS), digits: 0, ratio: true },
     { label: 'perfdhcp CPU (% of one core)', value: (r) => percentOfCore(r.perfdhcpCpuSeconds, durationS), digits: 0, ratio: false },
     { label: 'other processes CPU (% of one core)', value: (r) => percentOfCore(otherCpuSeconds(r), durationS), digits: 0, ratio: false },

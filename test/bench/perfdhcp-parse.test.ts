@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePerfdhcpOutput } from '../../bench/lib/perfdhcp-output.js';
 import { BenchErrorCode } from '../../bench/lib/errors.js';
+import { parseUdpCounters } from '../../bench/lib/namespaces.js';
 
 /** Fixtures stay in the source tree; the compiled test runs from dist/test/bench/. */
 function fixture(name: string): string {
@@ -110,5 +111,24 @@ describe('parsePerfdhcpOutput', () => {
 
   it('refuses an empty string (perfdhcp killed before it printed anything)', () => {
     assert.throws(() => parsePerfdhcpOutput(''), { code: BenchErrorCode.PERFDHCP_PARSE });
+  });
+});
+
+describe('parseUdpCounters (where the bench looks for socket overflows)', () => {
+  const snmp = [
+    'Icmp: InMsgs InErrors InCsumErrors',
+    'Icmp: 0 0 0',
+    'Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors',
+    'Udp: 100327 0 141737 100330 141737 0 0 0 0',
+    'UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors',
+    'UdpLite: 0 0 0 0 0 0 0 0 0',
+  ].join('\n');
+
+  it('takes the Udp line by column name, not UdpLite', () => {
+    assert.deepEqual(parseUdpCounters(snmp), { inDatagrams: 100327, rcvbufErrors: 141737, sndbufErrors: 0 });
+  });
+
+  it('gives undefined when the Udp lines are missing', () => {
+    assert.equal(parseUdpCounters('Ip: Forwarding\nIp: 1\n'), undefined);
   });
 });

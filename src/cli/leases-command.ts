@@ -33,7 +33,7 @@ export function registerLeases(program: Command): void {
       try {
         config = opts.config !== undefined ? await loadConfigFile(opts.config) : defaultConfig();
       } catch (err) {
-        if (err instanceof ConfigError) throw new Error(`${opts.config}: invalid configuration; run \`dcplane config check ${opts.config}\``);
+        if (err instanceof ConfigError) throw new Error(`${opts.config}: invalid configuration; run \`dcplane config check ${opts.config}\``, { cause: err });
         throw err;
       }
       const dataDir = resolve(opts.dataDir ?? config.data_dir);

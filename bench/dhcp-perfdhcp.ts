@@ -117,7 +117,7 @@ function onSignal(signal: NodeJS.Signals): void {
   });
 }
 
-async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Promise<ServerRun> {
+async function benchOne(server: ServerUnderTest, t: Topology, opts: Options, perfdhcpPath: string): Promise<ServerRun> {
   const dir = mkdtempSync(join(tmpdir(), `dcpb-${server.name}-`));
   cleanup.dirs.add(dir);
   let daemon: Daemon | undefined;
@@ -127,7 +127,7 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options): Pr
     // Let the server finish whatever it does right after its ready line.
     await sleep(500);
     const args = ['-4', '-l', t.clientIface, '-r', String(opts.rate), '-R', String(opts.clients), '-p', String(opts.durationS), t.serverAddress];
-    const [cmd, argv] = inNamespace(t.clientNs, 'perfdhcp', args);
+    const [cmd, argv] = inNamespace(t.clientNs, perfdhcpPath, args);
     const loadAverageBefore = loadavg();
     console.log(`bench: load average ${loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}; running perfdhcp ${args.join(' ')}`);
     const serverUdpBefore = udpCounters(t.serverNs);
@@ -217,7 +217,7 @@ async function main(argv: readonly string[]): Promise<number> {
     if (opts.rounds > 1) console.log(`bench: round ${round}/${opts.rounds}: ${order.map((x) => x.name).join(', ')}`);
     for (const server of order) {
       if (stopping) break;
-      runs.get(server.name)?.push(await benchOne(server, t, opts));
+      runs.get(server.name)?.push(await benchOne(server, t, opts, tools.perfdhcp));
       await sleep(1000);
     }
   }

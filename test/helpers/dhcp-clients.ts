@@ -6,6 +6,7 @@
  * The clients configure nothing unless asked (`configure: true`): their
  * scripts only write what they were told into a file this helper reads.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -189,18 +190,20 @@ export async function runDhclient(topo: Topology, ns: string, iface: string, opt
     const started = Date.now();
     const r = await topo.exec(ns, 'dhclient', args, { timeoutMs, allowFail: true });
     let output = `$ dhclient ${args.join(' ')}\n${r.stdout}${r.stderr}`;
-    const daemon = readPid(pid);
+    // The daemon is forked before the parent exits, but writes its pid file
+    // only afterwards: find it by the unique pid-file path on its command line.
+    const daemon = findProcess(topo.netns(ns), pid);
     if (opts.release === true && daemon !== undefined) {
-      // -r releases the lease of the running daemon named by the pid file and stops it.
+      await waitUntil(() => readPid(pid) === daemon, 2000);
+      // -r releases the lease of the daemon named by the pid file and stops it.
       const rel = await topo.exec(ns, 'dhclient', ['-v', '-r', ...files, iface], { timeoutMs: 10_000, allowFail: true });
       output += `$ dhclient -r\n${rel.stdout}${rel.stderr}`;
     }
-    const still = readPid(pid) ?? daemon;
-    if (still !== undefined) {
+    if (daemon !== undefined) {
       try {
-        process.kill(still, 'SIGKILL');
+        process.kill(daemon, 'SIGKILL');
       } catch {
-        // already gone
+        // already gone (released)
       }
     }
     const events = parseEvents(readFileSync(out, 'utf8'));
@@ -217,6 +220,26 @@ export async function runDhclient(topo: Topology, ns: string, iface: string, opt
   } finally {
     if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The pid of the process in `netns` whose command line contains `marker`. */
+function findProcess(netns: string, marker: string): number | undefined {
+  const r = spawnSync('ip', ['netns', 'pids', netns], { encoding: 'utf8' });
+  for (const p of r.stdout.split(/\s+/)) {
+    const pid = Number(p);
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(marker)) return pid;
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return undefined;
+}
+
+async function waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
 function readPid(file: string): number | undefined {

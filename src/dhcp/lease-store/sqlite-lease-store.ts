@@ -79,7 +79,7 @@ interface Batch {
   /** The last durable change per address: a Lease to upsert, or null to delete. */
   readonly writes: Map<Ipv4, Lease | null>;
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[];
-  timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  timer: { readonly immediate: NodeJS.Immediate } | { readonly timeout: NodeJS.Timeout } | undefined;
 }
 
 type Row = [number, number, string, string, string, string, number, number, number];
@@ -292,7 +292,10 @@ export class SqliteLeaseStore implements LeaseStore {
 
   private openBatch(): Batch {
     const batch: Batch = { touched: new Map(), writes: new Map(), waiters: [], timer: undefined };
-    batch.timer = this.commitDelayMs > 0 ? setTimeout(() => this.flush(), this.commitDelayMs) : setImmediate(() => this.flush());
+    batch.timer =
+      this.commitDelayMs > 0
+        ? { timeout: setTimeout(() => this.flush(), this.commitDelayMs) }
+        : { immediate: setImmediate(() => this.flush()) };
     this.pending = batch;
     return batch;
   }
@@ -301,9 +304,10 @@ export class SqliteLeaseStore implements LeaseStore {
     const batch = this.pending;
     if (batch === undefined) return;
     this.pending = undefined;
+    // Each handle goes to its own clear function: Node's clearImmediate does not check what it is given.
     if (batch.timer !== undefined) {
-      clearTimeout(batch.timer as NodeJS.Timeout);
-      clearImmediate(batch.timer as NodeJS.Immediate);
+      if ('timeout' in batch.timer) clearTimeout(batch.timer.timeout);
+      else clearImmediate(batch.timer.immediate);
     }
     const rows = batch.writes.size;
     if (rows === 0) return;

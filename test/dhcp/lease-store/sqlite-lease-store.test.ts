@@ -150,6 +150,18 @@ describe('SqliteLeaseStore', () => {
     await s.close();
   });
 
+  it('close() during a long commitDelayMs commits at once and leaves no timer behind', async () => {
+    const dir = tempDir();
+    const s = SqliteLeaseStore.open({ dataDir: dir, commitDelayMs: 60_000 });
+    const t0 = performance.now();
+    const p = s.apply([up(lease({ ip: 3 }))]);
+    await s.close();
+    await p;
+    assert.ok(performance.now() - t0 < 5000);
+    assert.equal(s.stats().commits, 1);
+    assert.equal(diskRows(dir).has(3), true);
+  });
+
   it('close() commits what is queued and settles its promises; apply() after close is refused', async () => {
     const dir = tempDir();
     const s = SqliteLeaseStore.open({ dataDir: dir });

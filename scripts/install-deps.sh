@@ -4,7 +4,8 @@
 # namespaces the end-to-end tests build, and the real DHCP clients they drive.
 # Run as root (CI runs as root). Safe to run again.
 set -euo pipefail
-pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client)
+# kea-dhcp4-server: a reference server the client wrappers are checked against; kea-admin: perfdhcp.
+pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client kea-dhcp4-server kea-admin)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

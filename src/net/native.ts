@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../common/package-root.js';
 import { DcplaneError } from '../common/errors.js';
+
+export { packageRoot };
 
 /**
  * Errors of the network edge.
@@ -31,21 +33,6 @@ export interface NativeNet {
 const ADDON = join('build', 'Release', 'dcplane_net.node');
 
 let cached: NativeNet | undefined;
-
-/**
- * The package root: the nearest directory above this file that holds
- * package.json, so the same code finds the addon when run from src/ (tsx)
- * and from dist/src/ (compiled).
- */
-export function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const up = dirname(dir);
-    if (up === dir) throw new NetError('NET_ERR_ADDON_MISSING', `no package.json above ${fileURLToPath(import.meta.url)}`);
-    dir = up;
-  }
-}
 
 /** Loads the addon once; a missing or unloadable build is a coded error that says how to fix it. */
 export function loadNative(): NativeNet {

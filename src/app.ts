@@ -6,6 +6,7 @@ import type { ResolvedConfig } from './config/defaults.js';
 import { createLogger } from './common/logger.js';
 import type { Logger } from './common/logger.js';
 import { createRegistry } from './common/metrics.js';
+import { lockDataDir } from './common/data-dir-lock.js';
 import { DhcpServer } from './dhcp/server.js';
 import type { LeaseStore } from './dhcp/lease.js';
 import { openLeaseStore } from './dhcp/lease-store/open-lease-store.js';
@@ -17,6 +18,7 @@ export class Dcplane {
   private dhcp: DhcpServer | undefined;
   private store: LeaseStore | undefined;
   private api: FastifyInstance | undefined;
+  private unlock: (() => void) | undefined;
 
   private constructor(
     private config: ResolvedConfig,
@@ -42,6 +44,7 @@ export class Dcplane {
   private async startServices(): Promise<void> {
     const c = this.config;
     mkdirSync(this.dataDir, { recursive: true });
+    this.unlock = lockDataDir(this.dataDir);
     if (c.dhcp.enabled) {
       this.store = await openLeaseStore({ dataDir: this.dataDir, database: c.database, commitDelayMs: c.dhcp.commit_delay_ms });
       this.dhcp = await DhcpServer.start({ config: c.dhcp, store: this.store, logger: this.logger, registry: this.registry });
@@ -76,5 +79,7 @@ export class Dcplane {
     this.api = undefined;
     this.dhcp = undefined;
     this.store = undefined;
+    this.unlock?.();
+    this.unlock = undefined;
   }
 }

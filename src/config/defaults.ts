@@ -11,6 +11,8 @@ import type {
   ReservationConfig,
   SharedNetworkConfig,
   SubnetConfig,
+  TftpConfig,
+  TftpRemapRule,
 } from './types.js';
 
 /**
@@ -35,6 +37,22 @@ export const DEFAULTS = Object.freeze({
   tftp_enabled: false,
   tftp_listen: '0.0.0.0:69',
   tftp_root: '/srv/tftp',
+  // 1500-byte Ethernet MTU − 20 (IPv4) − 8 (UDP) − 4 (TFTP header).
+  tftp_max_blksize: 1468,
+  tftp_max_windowsize: 64,
+  tftp_timeout: 1,
+  tftp_retries: 5,
+  tftp_max_transfers: 1000,
+  tftp_rate_limit_burst: 30,
+  tftp_cache_max_bytes: 256 * 1024 * 1024,
+  tftp_cache_max_file_bytes: 64 * 1024 * 1024,
+  tftp_write_enabled: false,
+  tftp_write_max_bytes: 100 * 1024 * 1024,
+  tftp_write_overwrite: false,
+  tftp_generated_enabled: true,
+  tftp_remap_replace: '$&',
+  tftp_remap_flags: '',
+  tftp_remap_lowercase: false,
 } as const);
 
 export type LogLevel = NonNullable<LogConfig['level']>;
@@ -94,10 +112,64 @@ export interface ResolvedDhcpConfig extends DhcpConfig {
   readonly options: readonly ResolvedOption[];
 }
 
+export interface ResolvedTftpRemapRule extends TftpRemapRule {
+  readonly replace: string;
+  readonly flags: string;
+  readonly lowercase: boolean;
+}
+
 export interface ResolvedTftpConfig {
   readonly enabled: boolean;
   readonly listen: string;
   readonly root: string;
+  readonly max_blksize: number;
+  readonly max_windowsize: number;
+  readonly timeout: number;
+  readonly retries: number;
+  readonly max_transfers: number;
+  /** Absent: no rate limit. */
+  readonly rate_limit?: { readonly requests_per_second: number; readonly burst: number };
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly remap: readonly ResolvedTftpRemapRule[];
+  readonly cache: { readonly max_bytes: number; readonly max_file_bytes: number };
+  readonly write: { readonly enabled: boolean; readonly upload_dir?: string; readonly max_bytes: number; readonly overwrite: boolean };
+  readonly generated: { readonly enabled: boolean };
+}
+
+function resolveTftp(t: TftpConfig): ResolvedTftpConfig {
+  const rate = t.rate_limit;
+  const uploadDir = t.write?.upload_dir;
+  return {
+    enabled: t.enabled ?? DEFAULTS.tftp_enabled,
+    listen: t.listen ?? DEFAULTS.tftp_listen,
+    root: t.root ?? DEFAULTS.tftp_root,
+    max_blksize: t.max_blksize ?? DEFAULTS.tftp_max_blksize,
+    max_windowsize: t.max_windowsize ?? DEFAULTS.tftp_max_windowsize,
+    timeout: t.timeout ?? DEFAULTS.tftp_timeout,
+    retries: t.retries ?? DEFAULTS.tftp_retries,
+    max_transfers: t.max_transfers ?? DEFAULTS.tftp_max_transfers,
+    ...(rate !== undefined ? { rate_limit: { requests_per_second: rate.requests_per_second, burst: rate.burst ?? DEFAULTS.tftp_rate_limit_burst } } : {}),
+    allow: t.allow ?? [],
+    deny: t.deny ?? [],
+    remap: (t.remap ?? []).map((r) => ({
+      ...r,
+      replace: r.replace ?? DEFAULTS.tftp_remap_replace,
+      flags: r.flags ?? DEFAULTS.tftp_remap_flags,
+      lowercase: r.lowercase ?? DEFAULTS.tftp_remap_lowercase,
+    })),
+    cache: {
+      max_bytes: t.cache?.max_bytes ?? DEFAULTS.tftp_cache_max_bytes,
+      max_file_bytes: t.cache?.max_file_bytes ?? DEFAULTS.tftp_cache_max_file_bytes,
+    },
+    write: {
+      enabled: t.write?.enabled ?? DEFAULTS.tftp_write_enabled,
+      ...(uploadDir !== undefined ? { upload_dir: uploadDir } : {}),
+      max_bytes: t.write?.max_bytes ?? DEFAULTS.tftp_write_max_bytes,
+      overwrite: t.write?.overwrite ?? DEFAULTS.tftp_write_overwrite,
+    },
+    generated: { enabled: t.generated?.enabled ?? DEFAULTS.tftp_generated_enabled },
+  };
 }
 
 /**
@@ -196,11 +268,7 @@ export function applyDefaults(config: DcplaneConfig): ResolvedConfig {
     api: { ...config.api, listen: config.api?.listen ?? DEFAULTS.api_listen },
     log: { ...config.log, level: config.log?.level ?? DEFAULTS.log_level },
     dhcp,
-    tftp: {
-      enabled: config.tftp?.enabled ?? DEFAULTS.tftp_enabled,
-      listen: config.tftp?.listen ?? DEFAULTS.tftp_listen,
-      root: config.tftp?.root ?? DEFAULTS.tftp_root,
-    },
+    tftp: resolveTftp(config.tftp ?? {}),
   };
   // structuredClone: the result shares nothing with the caller's object, so freezing it leaves theirs alone.
   return deepFreeze(structuredClone(resolved));

@@ -66,6 +66,12 @@ export const ConfigErrorCode = {
   TIMERS: 'CONFIG_ERR_TIMERS',
   NO_INTERFACES: 'CONFIG_ERR_NO_INTERFACES',
   NO_SUBNETS: 'CONFIG_ERR_NO_SUBNETS',
+
+  // TFTP.
+  /** A remap rule's `match` is not a valid regular expression. */
+  TFTP_REMAP_REGEX: 'CONFIG_ERR_TFTP_REMAP_REGEX',
+  /** Writes enabled without an upload directory, or an upload directory inside the root. */
+  TFTP_UPLOAD_DIR: 'CONFIG_ERR_TFTP_UPLOAD_DIR',
 } as const;
 export type ConfigErrorCode = (typeof ConfigErrorCode)[keyof typeof ConfigErrorCode];
 

@@ -131,10 +131,63 @@ export interface DhcpConfig {
   readonly commit_delay_ms?: number;
 }
 
+/** One file name rewrite rule (tftpd-hpa's -m rules), applied in order. */
+export interface TftpRemapRule {
+  /** JavaScript regular expression matched against the requested name. */
+  readonly match: string;
+  /** Replacement, with $1…$9 and $&; default "$&". */
+  readonly replace?: string;
+  /** "g" every match, "i" case-insensitive, "e" stop after this rule when it matched. */
+  readonly flags?: string;
+  /** Only clients in this network (CIDR). */
+  readonly client?: string;
+  /** Lower-case the resulting name when the rule matched. */
+  readonly lowercase?: boolean;
+}
+
+export interface TftpRateLimitConfig {
+  readonly requests_per_second: number;
+  readonly burst?: number;
+}
+
+export interface TftpCacheConfig {
+  readonly max_bytes?: number;
+  readonly max_file_bytes?: number;
+}
+
+export interface TftpWriteConfig {
+  readonly enabled?: boolean;
+  /** Required when enabled; must lie outside the root. */
+  readonly upload_dir?: string;
+  readonly max_bytes?: number;
+  readonly overwrite?: boolean;
+}
+
+export interface TftpGeneratedConfig {
+  readonly enabled?: boolean;
+}
+
 export interface TftpConfig {
   readonly enabled?: boolean;
   readonly listen?: string;
   readonly root?: string;
+  /** Largest RFC 2348 block size granted. */
+  readonly max_blksize?: number;
+  /** Largest RFC 7440 window granted. */
+  readonly max_windowsize?: number;
+  /** Initial retransmission timeout (seconds) when the client does not ask. */
+  readonly timeout?: number;
+  readonly retries?: number;
+  /** Concurrent transfers over all clients. */
+  readonly max_transfers?: number;
+  /** Per-client request rate limit; none when absent. */
+  readonly rate_limit?: TftpRateLimitConfig;
+  readonly allow?: readonly string[];
+  readonly deny?: readonly string[];
+  readonly remap?: readonly TftpRemapRule[];
+  readonly cache?: TftpCacheConfig;
+  readonly write?: TftpWriteConfig;
+  readonly generated?: TftpGeneratedConfig;
 }
 
 export interface ApiConfig {

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve as resolvePath, sep } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import ajvFormats from 'ajv-formats';
@@ -7,6 +8,7 @@ import type { OptionKind } from '../dhcp/constants.js';
 import { encodeOptionValue } from '../dhcp/option-values.js';
 import { formatIpv4, parseCidr, parseIpv4, parseRange, prefixToMask, rangesOverlap } from '../net/ipv4.js';
 import type { Cidr, Ipv4, Ipv4Range } from '../net/ipv4.js';
+import { DEFAULTS } from './defaults.js';
 import { ConfigErrorCode, ROOT_PATH } from './errors.js';
 import { schemaPath } from './schema-path.js';
 import type { ConfigProblem } from './errors.js';
@@ -333,6 +335,46 @@ class Checker {
     this.listen(['tftp', 'listen'], get(get(raw, 'tftp'), 'listen'));
     const dhcp = get(raw, 'dhcp');
     if (isRecord(dhcp)) this.dhcp(dhcp);
+    const tftp = get(raw, 'tftp');
+    if (isRecord(tftp)) this.tftp(tftp);
+  }
+
+  private tftp(tftp: Record<string, unknown>): void {
+    for (const list of ['allow', 'deny'] as const) {
+      arr(tftp[list]).forEach((v, i) => this.networkText(['tftp', list, i], v));
+    }
+    arr(tftp.remap).forEach((rule, i) => {
+      const segs: Seg[] = ['tftp', 'remap', i];
+      this.networkText([...segs, 'client'], get(rule, 'client'));
+      const match = str(get(rule, 'match'));
+      const flags = str(get(rule, 'flags')) ?? '';
+      if (match === undefined) return;
+      try {
+        new RegExp(match, flags.includes('i') ? 'i' : '');
+      } catch (err) {
+        this.add([...segs, 'match'], ConfigErrorCode.TFTP_REMAP_REGEX, `${show(match)} is not a valid regular expression: ${(err as Error).message}`);
+      }
+    });
+    const write = get(tftp, 'write');
+    if (!isRecord(write)) return;
+    const uploadDir = str(write.upload_dir);
+    if (write.enabled === true && uploadDir === undefined) {
+      this.add(['tftp', 'write', 'upload_dir'], ConfigErrorCode.TFTP_UPLOAD_DIR, 'writes are enabled but no upload_dir is set; name the directory uploads go to');
+    }
+    if (uploadDir !== undefined && uploadDir !== '') {
+      const root = resolvePath(str(tftp.root) ?? DEFAULTS.tftp_root);
+      const dir = resolvePath(uploadDir);
+      if (dir === root || dir.startsWith(root.endsWith(sep) ? root : root + sep)) {
+        this.add(['tftp', 'write', 'upload_dir'], ConfigErrorCode.TFTP_UPLOAD_DIR, `${show(uploadDir)} is inside the TFTP root, so uploads would be served as boot files; choose a directory outside the root`);
+      }
+    }
+  }
+
+  /** A CIDR the schema's pattern accepted but that is not a network address (host bits set, bad octet). */
+  private networkText(segs: readonly Seg[], v: unknown): void {
+    const text = str(v);
+    if (text === undefined || !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(text) || parseCidr(text) !== undefined) return;
+    this.add(segs, ConfigErrorCode.SUBNET_CIDR, cidrTrouble(text) ?? `${show(text)} is not an IPv4 network`);
   }
 
   private listen(segs: Seg[], v: unknown): void {

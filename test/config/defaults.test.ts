@@ -34,9 +34,44 @@ describe('applyDefaults', () => {
         client_classes: [],
         options: [],
       },
-      tftp: { enabled: false, listen: '0.0.0.0:69', root: '/srv/tftp' },
+      tftp: {
+        enabled: false,
+        listen: '0.0.0.0:69',
+        root: '/srv/tftp',
+        max_blksize: 1468,
+        max_windowsize: 64,
+        timeout: 1,
+        retries: 5,
+        max_transfers: 1000,
+        allow: [],
+        deny: [],
+        remap: [],
+        cache: { max_bytes: 268435456, max_file_bytes: 67108864 },
+        write: { enabled: false, max_bytes: 104857600, overwrite: false },
+        generated: { enabled: true },
+      },
     };
     assert.deepEqual(c, expected);
+  });
+
+  it('resolves the TFTP section: rate limit burst, remap rule defaults, write and cache', () => {
+    const c = applyDefaults({
+      tftp: {
+        enabled: true,
+        rate_limit: { requests_per_second: 5 },
+        remap: [{ match: '\\\\', replace: '/', flags: 'g' }, { match: '.*', lowercase: true, client: '10.0.0.0/8' }],
+        write: { enabled: true, upload_dir: '/srv/uploads' },
+        cache: { max_bytes: 0 },
+      },
+    });
+    assert.deepEqual(c.tftp.rate_limit, { requests_per_second: 5, burst: 30 });
+    assert.deepEqual(c.tftp.remap, [
+      { match: '\\\\', replace: '/', flags: 'g', lowercase: false },
+      { match: '.*', replace: '$&', flags: '', lowercase: true, client: '10.0.0.0/8' },
+    ]);
+    assert.deepEqual(c.tftp.write, { enabled: true, upload_dir: '/srv/uploads', max_bytes: 104857600, overwrite: false });
+    assert.deepEqual(c.tftp.cache, { max_bytes: 0, max_file_bytes: 67108864 });
+    assert.equal(applyDefaults({}).tftp.rate_limit, undefined);
   });
 
   it('keeps what the file sets', () => {

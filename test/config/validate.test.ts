@@ -521,6 +521,73 @@ describe('interfaces and listeners', () => {
   });
 });
 
+describe('validateConfig: tftp', () => {
+  it('accepts a full TFTP section', () => {
+    assertProblems(
+      {
+        tftp: {
+          enabled: true,
+          listen: '0.0.0.0:69',
+          root: '/srv/tftp',
+          max_blksize: 65464,
+          max_windowsize: 16,
+          timeout: 2,
+          retries: 3,
+          max_transfers: 500,
+          rate_limit: { requests_per_second: 2.5, burst: 10 },
+          allow: ['10.0.0.0/8'],
+          deny: ['10.66.0.0/16'],
+          remap: [{ match: '\\\\', replace: '/', flags: 'g' }, { match: '^', replace: 'lab/', client: '10.77.5.0/24', flags: 'e' }, { match: '.*', lowercase: true }],
+          cache: { max_bytes: 0, max_file_bytes: 1 },
+          write: { enabled: true, upload_dir: '/srv/tftp-uploads', max_bytes: 1024, overwrite: true },
+          generated: { enabled: false },
+        },
+      },
+      [],
+    );
+  });
+
+  it('keeps blksize, windowsize and timeout inside their RFC ranges', () => {
+    assertProblems({ tftp: { max_blksize: 7, max_windowsize: 0, timeout: 256 } }, [
+      [C.OUT_OF_RANGE, 'tftp.max_blksize'],
+      [C.OUT_OF_RANGE, 'tftp.max_windowsize'],
+      [C.OUT_OF_RANGE, 'tftp.timeout'],
+    ]);
+    assertProblems({ tftp: { max_blksize: 65465 } }, [[C.OUT_OF_RANGE, 'tftp.max_blksize']]);
+  });
+
+  it('refuses ACL and remap networks that are not network addresses', () => {
+    assertProblems({ tftp: { allow: ['10.0.0.1/8', 'ten'], deny: ['300.0.0.0/8'], remap: [{ match: 'x', client: '10.1.1.1/24' }] } }, [
+      [C.SUBNET_CIDR, 'tftp.allow[0]'],
+      [C.SUBNET_CIDR, 'tftp.allow[1]'],
+      [C.SUBNET_CIDR, 'tftp.deny[0]'],
+      [C.SUBNET_CIDR, 'tftp.remap[0].client'],
+    ]);
+  });
+
+  it('refuses remap rules with a bad regular expression, unknown or repeated flags, or no match', () => {
+    assertProblems({ tftp: { remap: [{ match: '(unclosed' }, { match: 'a', flags: 'gx' }, { match: 'a', flags: 'gg' }, { replace: 'b' }] } }, [
+      [C.TFTP_REMAP_REGEX, 'tftp.remap[0].match'],
+      [C.FORMAT, 'tftp.remap[1].flags'],
+      [C.FORMAT, 'tftp.remap[2].flags'],
+      [C.MISSING_KEY, 'tftp.remap[3].match'],
+    ]);
+  });
+
+  it('requires an upload directory outside the root when writes are enabled', () => {
+    assertProblems({ tftp: { write: { enabled: true } } }, [[C.TFTP_UPLOAD_DIR, 'tftp.write.upload_dir']]);
+    assertProblems({ tftp: { root: '/srv/tftp', write: { enabled: true, upload_dir: '/srv/tftp/up' } } }, [[C.TFTP_UPLOAD_DIR, 'tftp.write.upload_dir']]);
+    assertProblems({ tftp: { root: '/srv/tftp/', write: { enabled: true, upload_dir: '/srv/tftp' } } }, [[C.TFTP_UPLOAD_DIR, 'tftp.write.upload_dir']]);
+    assertProblems({ tftp: { root: '/srv/tftp', write: { enabled: true, upload_dir: '/srv/tftp-up' } } }, []);
+  });
+
+  it('requires a positive rate with the rate limit and refuses unknown keys', () => {
+    assertProblems({ tftp: { rate_limit: { burst: 3 } } }, [[C.MISSING_KEY, 'tftp.rate_limit.requests_per_second']]);
+    assertProblems({ tftp: { rate_limit: { requests_per_second: 0 } } }, [[C.OUT_OF_RANGE, 'tftp.rate_limit.requests_per_second']]);
+    assertProblems({ tftp: { cache: { max_byte: 1 } } }, [[C.UNKNOWN_KEY, 'tftp.cache.max_byte']]);
+  });
+});
+
 describe('every problem at once', () => {
   it('lists all the mistakes of a file, each once', () => {
     const c = base();
@@ -590,6 +657,34 @@ describe('the published schema', () => {
     assert.equal(props('tftp').enabled?.default, DEFAULTS.tftp_enabled);
     assert.equal(props('tftp').listen?.default, DEFAULTS.tftp_listen);
     assert.equal(props('tftp').root?.default, DEFAULTS.tftp_root);
+    const t = props('tftp');
+    for (const [k, d] of [
+      ['max_blksize', DEFAULTS.tftp_max_blksize],
+      ['max_windowsize', DEFAULTS.tftp_max_windowsize],
+      ['timeout', DEFAULTS.tftp_timeout],
+      ['retries', DEFAULTS.tftp_retries],
+      ['max_transfers', DEFAULTS.tftp_max_transfers],
+    ] as const) {
+      assert.equal(t[k]?.default, d, `tftp.${k}`);
+    }
+    const sub = (k: string): Record<string, Json> => (t[k] as Json).properties as Record<string, Json>;
+    assert.equal(sub('rate_limit').burst?.default, DEFAULTS.tftp_rate_limit_burst);
+    assert.equal(sub('cache').max_bytes?.default, DEFAULTS.tftp_cache_max_bytes);
+    assert.equal(sub('cache').max_file_bytes?.default, DEFAULTS.tftp_cache_max_file_bytes);
+    assert.equal(sub('write').enabled?.default, DEFAULTS.tftp_write_enabled);
+    assert.equal(sub('write').max_bytes?.default, DEFAULTS.tftp_write_max_bytes);
+    assert.equal(sub('write').overwrite?.default, DEFAULTS.tftp_write_overwrite);
+    assert.equal(sub('generated').enabled?.default, DEFAULTS.tftp_generated_enabled);
+    const rule = props('tftpRemapRule');
+    assert.equal(rule.replace?.default, DEFAULTS.tftp_remap_replace);
+    assert.equal(rule.flags?.default, DEFAULTS.tftp_remap_flags);
+    assert.equal(rule.lowercase?.default, DEFAULTS.tftp_remap_lowercase);
+    // Defaults stated in prose must agree with the machine-readable ones.
+    for (const [k, p] of Object.entries(t)) {
+      if (p.default !== undefined && typeof p.description === 'string' && /Default: /.test(p.description) && typeof p.default !== 'object') {
+        assert.ok(p.description.includes(`Default: ${JSON.stringify(p.default)}`) || p.description.includes(`Default: ${String(p.default)}`), `tftp.${k} prose default`);
+      }
+    }
     const d = props('dhcp');
     assert.equal(d.enabled?.default, DEFAULTS.dhcp_enabled);
     assert.equal(d.port?.default, DEFAULTS.dhcp_port);

@@ -240,24 +240,34 @@ function writeOption(out: Buffer, at: number, code: number, value: Uint8Array): 
   return at;
 }
 
+/** Big-endian; the value is already checked to be a uint32. */
+function put32(out: Buffer, at: number, v: number): void {
+  out[at] = v >>> 24;
+  out[at + 1] = v >>> 16;
+  out[at + 2] = v >>> 8;
+  out[at + 3] = v;
+}
+
 /** Everything from op to the magic cookie. */
 function writeHeader(out: Buffer, p: DhcpPacket): void {
   out[0] = p.op;
   out[1] = p.htype;
   out[2] = p.hlen;
   out[3] = p.hops;
-  out.writeUInt32BE(p.xid, 4);
-  out.writeUInt16BE(p.secs, 8);
-  out.writeUInt16BE(p.flags, 10);
-  out.writeUInt32BE(p.ciaddr, 12);
-  out.writeUInt32BE(p.yiaddr, 16);
-  out.writeUInt32BE(p.siaddr, 20);
-  out.writeUInt32BE(p.giaddr, 24);
+  put32(out, 4, p.xid);
+  out[8] = p.secs >>> 8;
+  out[9] = p.secs;
+  out[10] = p.flags >>> 8;
+  out[11] = p.flags;
+  put32(out, 12, p.ciaddr);
+  put32(out, 16, p.yiaddr);
+  put32(out, 20, p.siaddr);
+  put32(out, 24, p.giaddr);
   out.fill(0, CHADDR_OFFSET, BOOTP_HEADER_LENGTH);
   out.set(p.chaddr, CHADDR_OFFSET);
   if (p.sname.length > 0) out.write(p.sname, SNAME_OFFSET, SNAME_LENGTH, 'latin1');
   if (p.file.length > 0) out.write(p.file, FILE_OFFSET, FILE_LENGTH, 'latin1');
-  out.writeUInt32BE(MAGIC_COOKIE, BOOTP_HEADER_LENGTH);
+  put32(out, BOOTP_HEADER_LENGTH, MAGIC_COOKIE);
 }
 
 function checkCode(code: number): void {

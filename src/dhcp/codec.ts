@@ -33,7 +33,7 @@ function overrun(field: OptionField, code: number, at: number): DhcpDecodeError 
 
 /**
  * Reads the options of one field, [start, end). PAD is skipped and END stops
- * the walk; a field that ends without END is accepted, as Kea and dnsmasq do,
+ * the walk; a field that ends without END is accepted, as ISC Kea does,
  * because relays and embedded clients are known to send such packets.
  */
 function walkOptions(buf: Buffer, start: number, end: number, field: OptionField, walk: OptionWalk): void {
@@ -287,6 +287,9 @@ function checkCode(code: number): void {
 export function encodePacket(p: DhcpPacket, opts?: EncodeOptions): Buffer {
   const maxSize = opts?.maxSize ?? MIN_MESSAGE_SIZE;
   const minSize = Math.min(opts?.minSize ?? BOOTP_MIN_LENGTH, maxSize);
+  if (!Number.isSafeInteger(maxSize) || !Number.isSafeInteger(minSize) || minSize < 0) {
+    throw invalid(`maxSize ${maxSize} / minSize ${minSize} are not sizes`);
+  }
   checkPacket(p);
   let optionsLength = 0;
   for (const [code, value] of p.options) {

@@ -584,6 +584,10 @@ describe('encoder input checks', () => {
     assert.equal(d.sname, p.sname);
     assert.equal(d.file, p.file);
   });
+  it('refuses sizes that are not integers', () => {
+    assert.throws(() => encodePacket(base(), { maxSize: Number.NaN }), (e: unknown) => e instanceof DhcpEncodeError && e.code === DhcpErrorCode.ENCODE_INVALID);
+    assert.throws(() => encodePacket(base(), { minSize: -1 }), (e: unknown) => e instanceof DhcpEncodeError && e.code === DhcpErrorCode.ENCODE_INVALID);
+  });
   it('writes a short chaddr zero-padded to 16 octets', () => {
     const out = encodePacket({ ...base(), chaddr: Buffer.from('525400123456', 'hex') });
     assert.equal(out.subarray(28, 44).toString('hex'), '525400123456' + zeros(10));

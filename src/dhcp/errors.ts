@@ -17,7 +17,7 @@ import { DcplaneError } from '../common/errors.js';
  * | DHCP_ERR_ENCODE_INVALID | encode_invalid | a packet given to the encoder has a field out of range (a bug in the caller) |
  *
  * A missing END option is not an error: the options end where the field
- * ends, as ISC Kea and dnsmasq read them. A missing message type (53) is not
+ * ends, as ISC Kea reads them. A missing message type (53) is not
  * the codec's concern either; the server drops such a packet itself.
  */
 export const DhcpErrorCode = {

@@ -7,9 +7,12 @@
  *   c2 ──eth2── srv 10.88.41.1/24  (subnet 2: a pool of three)
  */
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MessageType, Opt } from '../../src/dhcp/constants.js';
-import { runUdhcpc } from '../helpers/dhcp-clients.js';
+import { runDhclient, runUdhcpc } from '../helpers/dhcp-clients.js';
 import type { DhcpServerProcess } from '../helpers/dhcp-server-process.js';
 import { addAddress, delAddress, eventually, isRunning, listLeases, metricValue, scrapeMetrics, startServer } from '../helpers/e2e-fixtures.js';
 import type { LeaseRow } from '../helpers/e2e-fixtures.js';
@@ -88,6 +91,28 @@ describe('DHCP lease lifecycle', { skip: netnsSkipReason() }, () => {
     assert.equal(r.lease?.serverId, S1);
     const l = await leaseOf(server.dataDir, '10.88.40.50');
     assert.deepEqual({ mac: l?.mac, hostname: l?.hostname, state: l?.state }, { mac: RESERVED_MAC, hostname: 'node-50', state: 'active' });
+  });
+
+  test('dhclient started again with its lease file reboots (INIT-REBOOT) into the same address, with a later expiry', async () => {
+    const mac = '02:88:40:00:04:01';
+    const dir = mkdtempSync(join(tmpdir(), 'dcplane-e2e-dhclient-'));
+    try {
+      const first = await runDhclient(topo, 'c1', 'eth1', { mac, workDir: dir });
+      assert.ok(first.lease !== undefined, `${first.output}\n--- server ---\n${server.logText()}`);
+      const before = await leaseOf(server.dataDir, first.lease.ip);
+      await new Promise((r) => setTimeout(r, 1100)); // lease times have a resolution of one second
+      const second = await runDhclient(topo, 'c1', 'eth1', { workDir: dir });
+      assert.ok(
+        second.events.some((e) => e.event === 'REBOOT'),
+        `dhclient rebooted into its lease (events: ${second.events.map((e) => e.event).join(',')})\n${second.output}`,
+      );
+      assert.equal(second.lease?.ip, first.lease.ip, second.output);
+      const after = await leaseOf(server.dataDir, first.lease.ip);
+      assert.equal(after?.mac, mac);
+      assert.ok(Date.parse(after?.expires ?? '') > Date.parse(before?.expires ?? ''), `expiry moved: ${before?.expires} → ${after?.expires}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('renew: a unicast REQUEST with ciaddr gets an ACK for the same address and a later expiry; then release', async () => {

@@ -158,6 +158,22 @@ describe('DHCP through a relay agent', { skip: netnsSkipReason() }, () => {
     assert.equal(lease?.subnet_id, 4);
   });
 
+  test('a relayed REQUEST for an address off the relay\'s link gets a NAK at giaddr:67 with the broadcast bit and 82 echoed', async () => {
+    const mac = '02:88:21:00:00:0e';
+    const o82 = relayInfo('eth2:vlan21', ov.text('rack-21'));
+    const request = clientPacket({
+      type: MessageType.REQUEST, mac, giaddr: '10.88.21.1', hops: 1, broadcast: false,
+      options: [[Opt.REQUESTED_IP, ov.ip('10.88.31.120')], [Opt.SERVER_ID, ov.ip(SERVER)], [Opt.RELAY_AGENT_INFO, o82]],
+    });
+    const nak = await relay.exchange(request, { ip: SERVER, port: 67, want: [MessageType.ACK, MessageType.NAK] });
+    assert.ok(nak?.packet !== undefined, `no answer\n${server.logText()}`);
+    assert.equal(viewReply(nak.packet).type, 'NAK', describeReply(nak));
+    checkRelayed(nak, '10.88.21.1', o82);
+    // RFC 2131 §4.3.2: "The server MUST set the broadcast bit in the DHCPNAK, so that the relay agent will broadcast the DHCPNAK to the client."
+    assert.equal(nak.packet.flags & 0x8000, 0x8000, describeReply(nak));
+    assert.equal(viewReply(nak.packet).yiaddr, '0.0.0.0');
+  });
+
   test('a relay whose giaddr matches no subnet and no relay_addresses gets no answer', async () => {
     const mac = '02:88:45:00:00:01';
     const discover = clientPacket({

@@ -138,6 +138,12 @@ describe('DHCP lease lifecycle', { skip: netnsSkipReason() }, () => {
       assert.equal(after?.mac, mac);
       assert.ok(Date.parse(after?.expires ?? '') > Date.parse(before?.expires ?? ''), `expiry moved: ${before?.expires} → ${after?.expires}`);
 
+      // REBINDING (RFC 2131 §4.4.5): the same REQUEST broadcast, as after T2 when the server did not answer the renewal.
+      const rebind = clientPacket({ type: MessageType.REQUEST, mac, ciaddr: ip, broadcast: false, options: [[Opt.PARAMETER_REQUEST_LIST, [1, 3, 6, 51]]] });
+      const rebound = await c1.exchange(rebind, { want: [MessageType.ACK, MessageType.NAK] });
+      assert.equal(rebound?.packet !== undefined ? viewReply(rebound.packet).type : undefined, 'ACK', describeReply(rebound));
+      assert.equal(viewReply(rebound?.packet ?? rebind).yiaddr, ip, describeReply(rebound));
+
       // RFC 2131 §4.4.6: RELEASE is unicast to the server, with ciaddr, and gets no reply.
       const since = c1.received.length;
       const release = clientPacket({ type: MessageType.RELEASE, mac, ciaddr: ip, broadcast: false, options: [[Opt.SERVER_ID, ov.ip(S1)]] });

@@ -1,0 +1,122 @@
+import { isIPv4 } from 'node:net';
+import { cidrContains, parseCidr, parseIpv4 } from '../net/ipv4.js';
+import type { Cidr, Ipv4 } from '../net/ipv4.js';
+
+export interface AccessOptions {
+  readonly allow: readonly string[];
+  readonly deny: readonly string[];
+  readonly rateLimit?: { readonly requests_per_second: number; readonly burst: number } | undefined;
+  readonly maxTransfers: number;
+}
+
+/** The client's IPv4 address (also from an IPv4-mapped IPv6 address), or undefined for a real IPv6 client. */
+export function clientIpv4(address: string): Ipv4 | undefined {
+  if (isIPv4(address)) return parseIpv4(address);
+  if (address.startsWith('::ffff:')) return parseIpv4(address.slice(7));
+  return undefined;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+/** Buckets kept before idle ones (refilled to full: forgetting them changes nothing) are swept. */
+const SWEEP_AT = 10_000;
+
+/**
+ * Who may start a transfer: CIDR allow/deny lists (deny wins; an empty allow
+ * list allows everyone), a token bucket per client IP address for requests,
+ * and the global count of running transfers.
+ */
+export class TftpAccessControl {
+  private allow: readonly Cidr[] = [];
+  private deny: readonly Cidr[] = [];
+  private rate: { perMs: number; burst: number } | undefined;
+  private max = 1;
+  private readonly buckets = new Map<string, Bucket>();
+  private running = 0;
+
+  constructor(opts: AccessOptions) {
+    this.configure(opts);
+  }
+
+  /** Applies new lists and limits; running transfers and buckets are kept. */
+  configure(opts: AccessOptions): void {
+    this.allow = opts.allow.map(cidrOf);
+    this.deny = opts.deny.map(cidrOf);
+    const r = opts.rateLimit;
+    this.rate = r === undefined ? undefined : { perMs: r.requests_per_second / 1000, burst: r.burst };
+    if (this.rate === undefined) this.buckets.clear();
+    this.max = opts.maxTransfers;
+  }
+
+  /** True when the lists let this client in. An IPv6 client is let in only when no allow list is set. */
+  permits(address: string): boolean {
+    const ip = clientIpv4(address);
+    if (ip === undefined) return this.allow.length === 0;
+    for (const c of this.deny) if (cidrContains(c, ip)) return false;
+    if (this.allow.length === 0) return true;
+    for (const c of this.allow) if (cidrContains(c, ip)) return true;
+    return false;
+  }
+
+  /** Takes one request token for this client; false when its bucket is empty. */
+  takeToken(address: string, nowMs: number): boolean {
+    const rate = this.rate;
+    if (rate === undefined) return true;
+    let b = this.buckets.get(address);
+    if (b === undefined) {
+      if (this.buckets.size >= SWEEP_AT) this.sweep(nowMs);
+      b = { tokens: rate.burst, at: nowMs };
+      this.buckets.set(address, b);
+    } else {
+      b.tokens = Math.min(rate.burst, b.tokens + Math.max(0, nowMs - b.at) * rate.perMs);
+      b.at = nowMs;
+    }
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
+  /** Reserves a transfer slot; false when the global cap is reached. */
+  acquire(): boolean {
+    if (this.running >= this.max) return false;
+    this.running++;
+    return true;
+  }
+
+  release(): void {
+    if (this.running > 0) this.running--;
+  }
+
+  get active(): number {
+    return this.running;
+  }
+
+  get trackedClients(): number {
+    return this.buckets.size;
+  }
+
+  private sweep(nowMs: number): void {
+    const rate = this.rate;
+    if (rate === undefined) return;
+    for (const [k, b] of this.buckets) {
+      if (b.tokens + (nowMs - b.at) * rate.perMs >= rate.burst) this.buckets.delete(k);
+    }
+    // Still full (a flood from many sources): forget the oldest tenth, so each sweep buys many inserts.
+    if (this.buckets.size >= SWEEP_AT) {
+      let drop = Math.ceil(SWEEP_AT / 10);
+      for (const k of this.buckets.keys()) {
+        if (drop-- <= 0) break;
+        this.buckets.delete(k);
+      }
+    }
+  }
+}
+
+function cidrOf(text: string): Cidr {
+  const c = parseCidr(text);
+  if (c === undefined) throw new Error(`TftpAccessControl: ${text} is not a CIDR network; validate the configuration first`);
+  return c;
+}

@@ -1,5 +1,5 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { negotiate } from '../../src/tftp/options.js';
 import type { NegotiationPolicy } from '../../src/tftp/options.js';

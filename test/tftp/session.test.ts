@@ -1,5 +1,5 @@
 import { test } from 'node:test';
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { decodeTftpPacket } from '../../src/tftp/codec.js';
 import { ReadSession, WriteSession, bufferSource } from '../../src/tftp/session.js';
 import type { BlockSource, ReadSessionParams, SessionAction, WriteSessionParams } from '../../src/tftp/session.js';

@@ -127,4 +127,18 @@ describe('DHCP on a multi-homed server', { skip: netnsSkipReason() }, () => {
     assert.equal(leases.filter((l) => l.mac === MAC3 || l.subnet_id === 3).length, 0, JSON.stringify(leases));
     assert.ok(isRunning(server), server.logText());
   });
+
+  test('SIGHUP that adds eth3 to dhcp.interfaces starts serving it, and the other links keep being served', async () => {
+    server.reload({ ...config, dhcp: { ...config.dhcp, interfaces: ['eth1', 'eth2', 'eth3'] } });
+    await server.waitForLog('configuration reloaded', 15_000);
+    const [u3, u1] = await Promise.all([
+      runUdhcpc(topo, 'c3', 'eth1', { timeoutMs: 15_000 }),
+      runUdhcpc(topo, 'c1', 'eth1', { mac: '02:88:01:00:00:11', timeoutMs: 15_000 }),
+    ]);
+    assert.ok(inRange(u3.lease?.ip ?? '', '10.88.3.', 100, 149), `${u3.output}\n--- server ---\n${server.logText()}`);
+    assert.equal(u3.lease?.serverId, '10.88.3.1');
+    assert.deepEqual(u3.lease?.routers, ['10.88.3.254']);
+    assert.ok(inRange(u1.lease?.ip ?? '', '10.88.1.', 100, 149), `${u1.output}\n--- server ---\n${server.logText()}`);
+    assert.equal(u1.lease?.serverId, '10.88.1.1');
+  });
 });

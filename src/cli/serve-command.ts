@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { Dcplane } from '../app.js';
 import { createLogger } from '../common/logger.js';
+import { configReloadsCounter } from '../common/metrics.js';
 import type { ResolvedConfig } from '../config/defaults.js';
 import { ConfigError, defaultConfig, loadConfigFile } from '../config/load.js';
 import { formatProblem } from '../config/validate.js';
@@ -50,6 +51,7 @@ export function registerServe(program: Command): void {
         logger.info('running with embedded defaults: no DHCP is served. Give --config FILE to serve DHCP on named interfaces (examples/dcplane.example.json), or run `dcplane demo` as root to watch it work in a private network namespace');
       }
 
+      const reloads = configReloadsCounter(app.registry);
       let reloading = Promise.resolve();
       process.on('SIGHUP', () => {
         reloading = reloading.then(async () => {
@@ -60,8 +62,10 @@ export function registerServe(program: Command): void {
           try {
             const next = await load(opts);
             await app.reload(next);
+            reloads.inc({ result: 'applied' });
             logger.info({ file: opts.config }, 'configuration reloaded');
           } catch (err) {
+            reloads.inc({ result: 'refused' });
             const detail = err instanceof ConfigError ? problemsText(err) : err instanceof Error ? err.message : String(err);
             logger.error({ file: opts.config, problems: err instanceof ConfigError ? err.problems : undefined }, `configuration reload refused; the running configuration stays in force:\n${detail}`);
           }

@@ -69,14 +69,14 @@ export interface PoolUsage {
 
 /** Drop reasons: stable Prometheus label values. */
 export const DropReason = {
-  NOT_BOOTREQUEST: 'not-bootrequest',
-  BAD_HLEN: 'bad-hlen',
-  NO_CLIENT_IDENTITY: 'no-client-identity',
-  NO_MESSAGE_TYPE: 'no-message-type',
-  BAD_MESSAGE_TYPE: 'bad-message-type',
-  SERVER_MESSAGE_TYPE: 'server-message-type',
-  UNSUPPORTED_MESSAGE_TYPE: 'unsupported-message-type',
-  REQUEST_WITHOUT_ADDRESS: 'request-without-address',
+  NOT_BOOTREQUEST: 'not_bootrequest',
+  BAD_HLEN: 'bad_hlen',
+  NO_CLIENT_IDENTITY: 'no_client_identity',
+  NO_MESSAGE_TYPE: 'no_message_type',
+  BAD_MESSAGE_TYPE: 'bad_message_type',
+  SERVER_MESSAGE_TYPE: 'server_message_type',
+  UNSUPPORTED_MESSAGE_TYPE: 'unsupported_message_type',
+  REQUEST_WITHOUT_ADDRESS: 'request_without_address',
 } as const;
 
 const HTYPE_ETHERNET = 1;

@@ -20,7 +20,6 @@ export class DhcpMetrics {
   readonly poolUsed: Gauge<'subnet' | 'pool'>;
   readonly commitSeconds: Histogram;
   readonly commitBatch: Histogram;
-  readonly reloads: Counter<'result'>;
 
   constructor(registry: Registry, poolUsage: () => Iterable<PoolUsageSample>) {
     const registers = [registry];
@@ -57,6 +56,5 @@ export class DhcpMetrics {
       buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
       registers,
     });
-    this.reloads = new Counter({ name: 'dcplane_config_reloads_total', help: 'Configuration reloads, by result', labelNames: ['result'], registers });
   }
 }

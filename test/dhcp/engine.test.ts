@@ -107,17 +107,17 @@ beforeEach(() => {
 
 describe('drops', () => {
   const cases: [string, DhcpPacket, string][] = [
-    ['BOOTREPLY', request(T.DISCOVER, { op: 2 }), 'not-bootrequest'],
-    ['no option 53', request(undefined), 'no-message-type'],
-    ['two-octet option 53', request(undefined, { options: { 53: [1, 1] } }), 'bad-message-type'],
-    ['OFFER from a client', request(T.OFFER), 'server-message-type'],
-    ['ACK from a client', request(T.ACK), 'server-message-type'],
-    ['NAK from a client', request(T.NAK), 'server-message-type'],
-    ['LEASEQUERY', request(10), 'unsupported-message-type'],
-    ['hlen 17', request(T.DISCOVER, { hlen: 17 }), 'bad-hlen'],
-    ['Ethernet with hlen 5', request(T.DISCOVER, { hlen: 5 }), 'bad-hlen'],
-    ['no chaddr and no client id', request(T.DISCOVER, { htype: 32, hlen: 0 }), 'no-client-identity'],
-    ['REQUEST with no address at all', request(T.REQUEST), 'request-without-address'],
+    ['BOOTREPLY', request(T.DISCOVER, { op: 2 }), 'not_bootrequest'],
+    ['no option 53', request(undefined), 'no_message_type'],
+    ['two-octet option 53', request(undefined, { options: { 53: [1, 1] } }), 'bad_message_type'],
+    ['OFFER from a client', request(T.OFFER), 'server_message_type'],
+    ['ACK from a client', request(T.ACK), 'server_message_type'],
+    ['NAK from a client', request(T.NAK), 'server_message_type'],
+    ['LEASEQUERY', request(10), 'unsupported_message_type'],
+    ['hlen 17', request(T.DISCOVER, { hlen: 17 }), 'bad_hlen'],
+    ['Ethernet with hlen 5', request(T.DISCOVER, { hlen: 5 }), 'bad_hlen'],
+    ['no chaddr and no client id', request(T.DISCOVER, { htype: 32, hlen: 0 }), 'no_client_identity'],
+    ['REQUEST with no address at all', request(T.REQUEST), 'request_without_address'],
   ];
   for (const [name, pkt, reason] of cases) {
     it(name, () => assert.deepEqual(engine.handle(pkt, ctx(), view), { kind: 'drop', reason }));

@@ -79,7 +79,7 @@ function malformedPackets(): Array<[string, Buffer, string]> {
     ['option 52 loop', handMade('02:88:60:00:0b:04', [53, 1, 1, 52, 1, 1, 255], [52, 1, 1, 255]), 'overload_loop'],
     ['option 52 with value 7', handMade('02:88:60:00:0b:05', [53, 1, 1, 52, 1, 7, 255]), 'bad_overload'],
     ['hlen 17, past the 16 octets of chaddr', badHlen, 'bad_hlen'],
-    ['no message type', handMade('02:88:60:00:0b:06', [55, 3, 1, 3, 6, 255]), 'no-message-type'],
+    ['no message type', handMade('02:88:60:00:0b:06', [55, 3, 1, 3, 6, 255]), 'no_message_type'],
   ];
 }
 

@@ -116,7 +116,7 @@ export class DhcpServer {
 
   /** Reclaims leases past their end, a bounded batch at a time. */
   reclaim(now: number = Math.floor(Date.now() / 1000)): void {
-    const expired = this.store.expiredBefore(now, 5000);
+    const expired = this.store.expiredBefore(now, 5000, { includeOffers: true });
     if (expired.length === 0) return;
     const changes = this.engine.reclaim(expired, now);
     if (changes.length === 0) return;

@@ -11,11 +11,13 @@ import { DhcpServer } from './dhcp/server.js';
 import type { LeaseStore } from './dhcp/lease.js';
 import { openLeaseStore } from './dhcp/lease-store/open-lease-store.js';
 import { buildApi, parseListen } from './http/api.js';
+import { TftpServer } from './tftp/server.js';
 import { VERSION } from './version.js';
 
 /** A running dcplane process: every service its configuration enables. */
 export class Dcplane {
   private dhcp: DhcpServer | undefined;
+  private tftp: TftpServer | undefined;
   private store: LeaseStore | undefined;
   private api: FastifyInstance | undefined;
   private unlock: (() => void) | undefined;
@@ -51,11 +53,17 @@ export class Dcplane {
     } else {
       this.logger.info('dhcp disabled (set dhcp.enabled and name dhcp.interfaces in the configuration to serve)');
     }
+    if (c.tftp.enabled) {
+      this.tftp = await TftpServer.start({ config: c.tftp, logger: this.logger, registry: this.registry, ipxeUrl: c.dhcp.boot?.ipxe });
+    } else {
+      this.logger.info('tftp disabled (set tftp.enabled in the configuration to serve)');
+    }
     this.api = await buildApi({
       logger: this.logger,
       registry: this.registry,
       leases: () => this.store,
-      services: () => ({ dhcp: this.dhcp !== undefined ? 'running' : 'disabled', tftp: 'disabled' }),
+      services: () => ({ dhcp: this.dhcp !== undefined ? 'running' : 'disabled', tftp: this.tftp !== undefined ? 'running' : 'disabled' }),
+      tftpTransfers: () => this.tftp?.transfersList() ?? [],
       version: VERSION,
     });
     const { host, port } = parseListen(c.api.listen);
@@ -65,18 +73,26 @@ export class Dcplane {
 
   /** Applies a new configuration without a restart; leases are kept. Services turned on or off need a restart. */
   async reload(config: ResolvedConfig): Promise<void> {
-    if (config.dhcp.enabled !== this.config.dhcp.enabled || config.database !== this.config.database || config.api.listen !== this.config.api.listen) {
-      throw new Error('enabling/disabling DHCP, or changing database or api.listen, needs a restart');
+    if (
+      config.dhcp.enabled !== this.config.dhcp.enabled ||
+      config.tftp.enabled !== this.config.tftp.enabled ||
+      config.database !== this.config.database ||
+      config.api.listen !== this.config.api.listen
+    ) {
+      throw new Error('enabling/disabling DHCP or TFTP, or changing database or api.listen, needs a restart');
     }
     if (this.dhcp !== undefined) await this.dhcp.reload(config.dhcp);
+    if (this.tftp !== undefined) await this.tftp.reload(config.tftp, config.dhcp.boot?.ipxe);
     this.config = config;
   }
 
   async stop(): Promise<void> {
     await this.api?.close();
+    await this.tftp?.stop();
     await this.dhcp?.stop();
     await this.store?.close();
     this.api = undefined;
+    this.tftp = undefined;
     this.dhcp = undefined;
     this.store = undefined;
     this.unlock?.();

@@ -4,12 +4,16 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { formatIpv4 } from '../net/ipv4.js';
 import type { Lease, LeaseStore } from '../dhcp/lease.js';
+import { transferToJson } from '../tftp/transfer-log.js';
+import type { TransferRecord } from '../tftp/transfer-log.js';
 
 export interface ApiDeps {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly leases: () => LeaseStore | undefined;
   readonly services: () => Record<string, 'running' | 'disabled'>;
+  /** Running TFTP transfers, then finished ones newest first (empty when TFTP is off). */
+  readonly tftpTransfers?: () => readonly TransferRecord[];
   readonly version: string;
 }
 
@@ -79,6 +83,43 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         next: offset + limit < rows.length ? q(offset + limit) : null,
         previous: offset > 0 ? q(Math.max(0, offset - limit)) : null,
         results: page,
+      };
+    },
+  );
+
+  app.get<{ Querystring: { state?: string; client?: string; limit?: number; offset?: number } }>(
+    '/api/v1/tftp/transfers',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            state: { type: 'string', enum: ['active', 'completed', 'failed', 'refused'] },
+            client: { type: 'string', maxLength: 64 },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
+            offset: { type: 'integer', minimum: 0, default: 0 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const { state, client, limit = 50, offset = 0 } = req.query;
+      const now = Date.now();
+      const rows = (deps.tftpTransfers?.() ?? []).filter((t) => (state === undefined || t.state === state) && (client === undefined || t.clientIp === client));
+      const q = (o: number): string => {
+        const p = new URLSearchParams();
+        if (state !== undefined) p.set('state', state);
+        if (client !== undefined) p.set('client', client);
+        p.set('limit', String(limit));
+        p.set('offset', String(o));
+        return `/api/v1/tftp/transfers?${p.toString()}`;
+      };
+      return {
+        count: rows.length,
+        next: offset + limit < rows.length ? q(offset + limit) : null,
+        previous: offset > 0 ? q(Math.max(0, offset - limit)) : null,
+        results: rows.slice(offset, offset + limit).map((t) => transferToJson(t, now)),
       };
     },
   );

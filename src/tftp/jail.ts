@@ -78,13 +78,7 @@ export class TftpJail {
     this.root = real;
     this.prefix = real.endsWith(sep) ? real : real + sep;
     this.configuredPrefix = root.endsWith(sep) ? root : root + sep;
-    let proc = false;
-    try {
-      proc = lstatSync(PROC_FD).isDirectory();
-    } catch {
-      proc = false;
-    }
-    this.procFd = proc;
+    this.procFd = hasProcFd();
   }
 
   /**
@@ -192,6 +186,14 @@ export class TftpJail {
 export function refusalErrorCode(reason: JailRefusal, name?: JailedName): 1 | 2 {
   if (reason === 'not_found') return name?.leadingSlash === true ? 2 : 1;
   return reason === 'empty' ? 1 : 2;
+}
+
+function hasProcFd(): boolean {
+  try {
+    return lstatSync(PROC_FD).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function openFailure(err: unknown): JailRefusal {

@@ -1,0 +1,834 @@
+import { randomBytes } from 'node:crypto';
+import { createSocket } from 'node:dgram';
+import type { RemoteInfo, Socket } from 'node:dgram';
+import { closeSync, constants as fsConstants, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { basename, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { DcplaneError } from '../common/errors.js';
+import type { ResolvedTftpConfig } from '../config/defaults.js';
+import { decodeTftpPacket, encodeError } from './codec.js';
+import type { TftpRequestPacket } from './codec.js';
+import { MAX_REQUEST_SIZE, TFTP_OPCODE_NAMES, TftpErrorCode, TftpOpcode } from './constants.js';
+import { TftpDecodeError } from './errors.js';
+import { NetasciiDecoder, netasciiEncode } from './netascii.js';
+import { negotiate } from './options.js';
+import { ReadSession, WriteSession, bufferSource } from './session.js';
+import type { BlockSink, BlockSource, SessionAction } from './session.js';
+import { TftpAccessControl, clientIpv4 } from './access.js';
+import { TftpFileCache } from './file-cache.js';
+import { TftpGeneratedFiles, builtinFiles } from './generated.js';
+import { TftpJail, refusalErrorCode } from './jail.js';
+import type { JailRefusal, JailedName, OpenedFile } from './jail.js';
+import { TftpMetrics, fileLabel } from './metrics.js';
+import { TftpRemapper } from './remap.js';
+import { TransferLog } from './transfer-log.js';
+import type { TransferDirection, TransferOutcome, TransferRecord, TransferSource } from './transfer-log.js';
+
+export const TftpServerErrorCode = {
+  /** The request socket could not be bound (address in use, no permission for port 69, unknown host). */
+  LISTEN: 'TFTP_ERR_LISTEN',
+} as const;
+
+export class TftpServerError extends DcplaneError {}
+
+export interface TftpServerOptions {
+  readonly config: ResolvedTftpConfig;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  /** The iPXE script URL the built-in boot files chain to (dhcp.boot.ipxe). */
+  readonly ipxeUrl?: string | undefined;
+  /** The generated-files hook to consult; a new one when absent. */
+  readonly generated?: TftpGeneratedFiles | undefined;
+}
+
+/** Largest file served in netascii mode: it is converted in memory (netascii is for text files). */
+const NETASCII_MAX_BYTES = 64 * 1024 * 1024;
+const MAIN_RECV_BUFFER = 4 * 1024 * 1024;
+const MIN_SEND_BUFFER = 256 * 1024;
+const MAX_SEND_BUFFER = 8 * 1024 * 1024;
+
+/** A request refused before any transfer started: the ERROR sent and the reason counted. */
+interface Refusal {
+  readonly code: number;
+  readonly message: string;
+  readonly reason: string;
+}
+
+const REFUSAL_TEXT: Readonly<Record<1 | 2, string>> = { 1: 'file not found', 2: 'access violation' };
+
+function jailRefusal(reason: JailRefusal, name?: JailedName): Refusal {
+  const code = refusalErrorCode(reason, name);
+  // The text never carries a path: the client learns nothing of the server's layout.
+  return { code, message: REFUSAL_TEXT[code], reason: reason === 'not_found' && code === 2 ? 'absolute' : reason };
+}
+
+interface Upload {
+  readonly tmp: string;
+  readonly target: string;
+  readonly overwrite: boolean;
+  readonly decoder: NetasciiDecoder | undefined;
+  fd: number | undefined;
+}
+
+interface Transfer {
+  readonly record: TransferRecord;
+  readonly key: string;
+  readonly socket: Socket;
+  readonly session: ReadSession | WriteSession;
+  readonly started: number;
+  fd: number | undefined;
+  upload: Upload | undefined;
+  timer: NodeJS.Timeout | undefined;
+  timerAt: number;
+  finished: boolean;
+  /** A finished write keeps its socket a while to re-ACK a resent last DATA (RFC 1350 §6). */
+  dallying: boolean;
+  countedBytes: number;
+  countedResends: number;
+}
+
+function errorCodeOf(packet: Buffer): number | undefined {
+  return packet.length >= 4 && packet[1] === TftpOpcode.ERROR && packet[0] === 0 ? packet.readUInt16BE(2) : undefined;
+}
+
+function fdSource(fd: number, size: number): BlockSource {
+  return {
+    size,
+    read(offset, length, into, at) {
+      let n = 0;
+      while (n < length) {
+        const r = readSync(fd, into, at + n, length - n, offset + n);
+        if (r === 0) break;
+        n += r;
+      }
+      return n;
+    },
+  };
+}
+
+function readWhole(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  const n = fdSource(fd, size).read(0, size, buf, 0);
+  return n === size ? buf : buf.subarray(0, n);
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(':');
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
+}
+
+function bindSocket(socket: Socket, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    socket.once('error', onError);
+    socket.bind({ address: host, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function closeSocket(socket: Socket): void {
+  try {
+    socket.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+function record(id: number, rinfo: RemoteInfo, direction: TransferDirection, requested: string, mode: string, options: ReadonlyMap<string, string>): TransferRecord {
+  return {
+    id,
+    clientIp: rinfo.address,
+    clientPort: rinfo.port,
+    direction,
+    requested,
+    file: '',
+    mode,
+    requestedOptions: Object.fromEntries(options),
+    negotiated: {},
+    source: undefined,
+    startedAt: Date.now(),
+    endedAt: undefined,
+    state: 'active',
+    reason: undefined,
+    errorCode: undefined,
+    bytes: 0,
+    blocks: 0,
+    resends: 0,
+    size: undefined,
+  };
+}
+
+/**
+ * The TFTP service: the I/O shell around the pure transfer sessions. One
+ * socket on `listen` takes requests; every transfer gets its own socket on an
+ * ephemeral port of the same address, its TID (RFC 1350 §4), which talks to
+ * the client's (address, port) only. Files come through the jail, the
+ * generated-files hook, the cache, or the built-in defaults.
+ */
+export class TftpServer {
+  readonly generated: TftpGeneratedFiles;
+  private config: ResolvedTftpConfig;
+  private readonly log: Logger;
+  private readonly metrics: TftpMetrics;
+  private readonly cache: TftpFileCache;
+  private readonly access: TftpAccessControl;
+  private readonly transferLog = new TransferLog(1000);
+  private jail: TftpJail;
+  private uploadJail: TftpJail | undefined;
+  private remapper: TftpRemapper;
+  private builtins: ReadonlyMap<string, Buffer>;
+  private main: Socket | undefined;
+  private host = '0.0.0.0';
+  /** Requests being set up or transferring, by client "address:port", so a retransmitted request does not start a second transfer. */
+  private readonly byClient = new Map<string, Transfer | 'pending'>();
+  private readonly transfers = new Set<Transfer>();
+  private nextId = 1;
+  private stopped = false;
+
+  private constructor(opts: TftpServerOptions) {
+    this.config = opts.config;
+    this.log = opts.logger.child({ svc: 'tftp' });
+    this.generated = opts.generated ?? new TftpGeneratedFiles();
+    this.cache = new TftpFileCache({ maxBytes: opts.config.cache.max_bytes, maxFileBytes: opts.config.cache.max_file_bytes });
+    this.metrics = new TftpMetrics(opts.registry, () => this.cache.stats());
+    this.access = new TftpAccessControl(accessOptions(opts.config));
+    this.jail = new TftpJail(opts.config.root);
+    this.uploadJail = uploadJailOf(opts.config);
+    this.remapper = new TftpRemapper(opts.config.remap);
+    this.builtins = builtinFiles({ ipxeUrl: opts.ipxeUrl });
+  }
+
+  static async start(opts: TftpServerOptions): Promise<TftpServer> {
+    const server = new TftpServer(opts);
+    await server.openMain();
+    server.log.info({ listen: server.config.listen, root: server.jail.root, port: server.port, writes: server.config.write.enabled }, 'tftp ready');
+    return server;
+  }
+
+  /** The bound request port (differs from the configured one when that is 0). */
+  get port(): number {
+    return this.main?.address().port ?? 0;
+  }
+
+  get activeTransfers(): number {
+    return this.access.active;
+  }
+
+  /** Running transfers, then finished ones newest first. */
+  transfersList(): TransferRecord[] {
+    return [...this.transferLog.active(), ...this.transferLog.recent()];
+  }
+
+  /**
+   * Applies a new (validated) configuration. Running transfers keep their
+   * parameters; a new root or upload directory is checked before anything
+   * changes, so a bad one leaves the service as it was.
+   */
+  async reload(config: ResolvedTftpConfig, ipxeUrl?: string): Promise<void> {
+    try {
+      const jail = config.root === this.config.root ? this.jail : new TftpJail(config.root);
+      const uploadJail = uploadJailOf(config);
+      const remapper = new TftpRemapper(config.remap);
+      const relisten = config.listen !== this.config.listen;
+      if (jail !== this.jail) this.cache.clear();
+      this.jail = jail;
+      this.uploadJail = uploadJail;
+      this.remapper = remapper;
+      this.access.configure(accessOptions(config));
+      this.cache.configure({ maxBytes: config.cache.max_bytes, maxFileBytes: config.cache.max_file_bytes });
+      this.builtins = builtinFiles({ ipxeUrl });
+      this.config = config;
+      if (relisten) {
+        const old = this.main;
+        this.main = undefined;
+        if (old !== undefined) closeSocket(old);
+        await this.openMain();
+      }
+      this.metrics.reloads.inc({ result: 'ok' });
+      this.log.info({ listen: config.listen, root: this.jail.root }, 'tftp configuration reloaded');
+    } catch (err) {
+      this.metrics.reloads.inc({ result: 'error' });
+      throw err;
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.main !== undefined) closeSocket(this.main);
+    this.main = undefined;
+    const open = [...this.transfers];
+    for (const t of open) {
+      if (!t.finished) this.sendPacket(t, encodeError(TftpErrorCode.NOT_DEFINED, 'server shutting down'));
+      this.finish(t, 'failed', 'shutdown');
+    }
+    // Closing a socket cancels its queued sends: let the ERRORs leave first.
+    if (open.length > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (const t of open) this.closeTransfer(t);
+  }
+
+  // -------------------------------------------------------------------------
+  // Request socket
+
+  private async openMain(): Promise<void> {
+    const { host, port } = parseListen(this.config.listen);
+    const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+    try {
+      await bindSocket(socket, host, port);
+    } catch (err) {
+      closeSocket(socket);
+      throw new TftpServerError(TftpServerErrorCode.LISTEN, `tftp cannot listen on ${this.config.listen}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      socket.setRecvBufferSize(MAIN_RECV_BUFFER);
+    } catch {
+      // The kernel keeps its own limit (net.core.rmem_max); a boot storm then relies on client retries.
+    }
+    this.host = socket.address().address;
+    socket.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
+    socket.on('error', (err) => this.log.error({ err }, 'tftp request socket error'));
+    this.main = socket;
+  }
+
+  private onRequest(msg: Buffer, rinfo: RemoteInfo): void {
+    if (this.stopped) return;
+    const opcode = msg.length >= 2 ? msg.readUInt16BE(0) : -1;
+    this.metrics.requests.inc({ opcode: TFTP_OPCODE_NAMES.get(opcode) ?? 'unknown' });
+    // Before decoding, so a flood costs one map lookup per packet.
+    if (!this.access.takeToken(rinfo.address, performance.now())) {
+      this.metrics.dropped.inc({ reason: 'rate_limited' });
+      return;
+    }
+    if (opcode !== TftpOpcode.RRQ && opcode !== TftpOpcode.WRQ) {
+      // DATA/ACK/ERROR/OACK for no transfer, or an unknown opcode: silence, as tftpd-hpa. An ERROR
+      // answer to a stray packet could start a loop with another confused peer.
+      this.metrics.dropped.inc({ reason: opcode >= 3 && opcode <= 6 ? 'not_a_request' : 'bad_opcode' });
+      return;
+    }
+    let req: TftpRequestPacket;
+    try {
+      const p = decodeTftpPacket(msg, { maxRequestSize: MAX_REQUEST_SIZE });
+      if (p.op !== 'RRQ' && p.op !== 'WRQ') return;
+      req = p;
+    } catch (err) {
+      if (!(err instanceof TftpDecodeError)) throw err;
+      this.metrics.dropped.inc({ reason: err.reason });
+      // A request too short to hold even a name is noise; anything longer came from a client that deserves to know (tftpd-hpa answers these with ERROR 4).
+      if (err.reason !== 'truncated') this.sendMain(rinfo, TftpErrorCode.ILLEGAL_OPERATION, 'illegal request');
+      return;
+    }
+    const key = `${rinfo.address}:${rinfo.port}`;
+    if (this.byClient.has(key)) {
+      // The client resent its request before our first answer reached it; the transfer already running answers it.
+      this.metrics.dropped.inc({ reason: 'duplicate_request' });
+      return;
+    }
+    const direction: TransferDirection = req.op === 'RRQ' ? 'read' : 'write';
+    const rec = record(this.nextId++, rinfo, direction, req.filename, req.mode, req.options);
+    const early = this.screen(req, rinfo);
+    if (early !== undefined) {
+      this.refuse(rec, rinfo, early);
+      return;
+    }
+    if (!this.access.acquire()) {
+      this.refuse(rec, rinfo, { code: TftpErrorCode.NOT_DEFINED, message: 'server busy, try again', reason: 'busy' });
+      return;
+    }
+    this.byClient.set(key, 'pending');
+    const begin = direction === 'read' ? this.beginRead(req, rinfo, rec) : this.beginWrite(req, rinfo, rec);
+    begin.catch((err: unknown) => {
+      this.log.error({ err, client: key, file: req.filename }, 'tftp transfer setup failed');
+      if (this.byClient.get(key) === 'pending') {
+        this.byClient.delete(key);
+        this.access.release();
+        this.refuse(rec, rinfo, { code: TftpErrorCode.NOT_DEFINED, message: 'internal error', reason: 'internal_error' });
+      }
+    });
+  }
+
+  /** Checks that need no file: access lists, writes allowed, mode. */
+  private screen(req: TftpRequestPacket, rinfo: RemoteInfo): Refusal | undefined {
+    if (!this.access.permits(rinfo.address)) return { code: TftpErrorCode.ACCESS_VIOLATION, message: 'access violation', reason: 'acl' };
+    if (req.op === 'WRQ' && (!this.config.write.enabled || this.uploadJail === undefined)) {
+      return { code: TftpErrorCode.ACCESS_VIOLATION, message: 'writes are disabled', reason: 'writes_disabled' };
+    }
+    if (req.mode === 'mail') return { code: TftpErrorCode.ILLEGAL_OPERATION, message: 'mail mode is not supported', reason: 'mail_mode' };
+    return undefined;
+  }
+
+  /** Ends a request that never became a transfer (the slot, if taken, is the caller's to release). */
+  private refuse(rec: TransferRecord, rinfo: RemoteInfo, r: Refusal): void {
+    this.sendMain(rinfo, r.code, r.message);
+    rec.state = 'refused';
+    rec.reason = r.reason;
+    rec.errorCode = r.code;
+    rec.endedAt = Date.now();
+    this.metrics.refusals.inc({ reason: r.reason });
+    this.metrics.transfers.inc({ direction: rec.direction, outcome: 'refused' });
+    this.transferLog.end(rec);
+    // Debug: every PXE boot probes a dozen configuration names that do not exist.
+    this.log.debug({ client: `${rec.clientIp}:${rec.clientPort}`, file: rec.requested, op: rec.direction, outcome: 'refused', reason: r.reason, error_code: r.code }, 'tftp request refused');
+  }
+
+  private sendMain(rinfo: RemoteInfo, code: number, message: string): void {
+    const socket = this.main;
+    if (socket === undefined) return;
+    this.metrics.errorsSent.inc({ code: String(code) });
+    socket.send(encodeError(code, message), rinfo.port, rinfo.address, (err) => {
+      if (err !== null && err !== undefined) this.log.debug({ err }, 'tftp error reply not sent');
+    });
+  }
+
+  /** Remaps and jails a requested name; undefined name means refused. */
+  private resolveName(req: TftpRequestPacket, rinfo: RemoteInfo, jail: TftpJail): { name: JailedName } | { refusal: Refusal } {
+    const remapped = this.remapper.size > 0 ? this.remapper.apply(req.filename, clientIpv4(rinfo.address)) : req.filename;
+    const checked = jail.check(remapped);
+    if (!checked.ok) return { refusal: jailRefusal(checked.reason) };
+    return { name: checked.name };
+  }
+
+  // -------------------------------------------------------------------------
+  // Reads
+
+  private async beginRead(req: TftpRequestPacket, rinfo: RemoteInfo, rec: TransferRecord): Promise<void> {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    const abandon = (r: Refusal): void => {
+      this.byClient.delete(key);
+      this.access.release();
+      this.refuse(rec, rinfo, r);
+    };
+    const jail = this.jail;
+    const resolved = this.resolveName(req, rinfo, jail);
+    if ('refusal' in resolved) return abandon(resolved.refusal);
+    const name = resolved.name;
+    rec.file = name.relative;
+
+    let content: Buffer | undefined;
+    let source: TransferSource = 'disk';
+    let opened: OpenedFile | undefined;
+    if (this.generated.claims(name.relative)) {
+      const found = await this.generated.lookup(name.relative, { ip: rinfo.address, port: rinfo.port });
+      if (this.stopped) return abandon({ code: TftpErrorCode.NOT_DEFINED, message: 'server shutting down', reason: 'shutdown' });
+      if (found.kind === 'error') {
+        this.log.warn({ err: found.error, file: name.relative, client: key }, 'generated-file provider failed');
+        return abandon({ code: TftpErrorCode.NOT_DEFINED, message: 'file unavailable', reason: 'generated_error' });
+      }
+      if (found.kind === 'file') {
+        content = found.data;
+        source = 'generated';
+      }
+    }
+    if (content === undefined) {
+      const o = jail.openRead(name);
+      if (o.ok) opened = o.file;
+      else {
+        const builtin = o.reason === 'not_found' && this.config.generated.enabled ? this.builtins.get(name.relative) : undefined;
+        if (builtin === undefined) return abandon(jailRefusal(o.reason, name));
+        content = builtin;
+        source = 'builtin';
+      }
+    }
+
+    let blocks: BlockSource;
+    let fd: number | undefined;
+    try {
+      if (opened !== undefined) {
+        const size = Number(opened.stat.size);
+        const cached = this.cache.get(opened.path, opened.stat);
+        if (cached !== undefined) {
+          this.metrics.cacheHits.inc();
+          source = 'cache';
+        } else {
+          this.metrics.cacheMisses.inc();
+          if (this.cache.accepts(opened.stat)) void this.cache.load(opened.path, opened.stat);
+        }
+        if (req.mode === 'netascii') {
+          if (size > NETASCII_MAX_BYTES) {
+            closeSync(opened.fd);
+            return abandon({ code: TftpErrorCode.NOT_DEFINED, message: 'file too large for netascii', reason: 'netascii_too_large' });
+          }
+          blocks = bufferSource(netasciiEncode(cached ?? readWhole(opened.fd, size)));
+          closeSync(opened.fd);
+        } else if (cached !== undefined) {
+          blocks = bufferSource(cached);
+          closeSync(opened.fd);
+        } else {
+          fd = opened.fd;
+          blocks = fdSource(fd, size);
+        }
+      } else {
+        const data = content as Buffer;
+        blocks = bufferSource(req.mode === 'netascii' ? netasciiEncode(data) : data);
+      }
+    } catch (err) {
+      if (opened !== undefined) closeSync(opened.fd);
+      this.log.warn({ err, file: name.relative }, 'tftp file read failed');
+      return abandon({ code: TftpErrorCode.NOT_DEFINED, message: 'read error', reason: 'read_error' });
+    }
+    rec.source = source;
+    rec.size = blocks.size;
+
+    const n = negotiate(req.options, this.policy(), blocks.size, false);
+    const session = new ReadSession(blocks, { ...this.timing(n.timeoutMs), blksize: n.blksize, windowsize: n.windowsize, oack: n.accepted });
+    await this.launch(rec, rinfo, session, n.accepted, n.blksize * n.windowsize, fd, undefined);
+  }
+
+  // -------------------------------------------------------------------------
+  // Writes
+
+  private async beginWrite(req: TftpRequestPacket, rinfo: RemoteInfo, rec: TransferRecord): Promise<void> {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    const abandon = (r: Refusal): void => {
+      this.byClient.delete(key);
+      this.access.release();
+      this.refuse(rec, rinfo, r);
+    };
+    const jail = this.uploadJail;
+    if (jail === undefined) return abandon({ code: TftpErrorCode.ACCESS_VIOLATION, message: 'writes are disabled', reason: 'writes_disabled' });
+    const resolved = this.resolveName(req, rinfo, jail);
+    if ('refusal' in resolved) return abandon(resolved.refusal);
+    rec.file = resolved.name.relative;
+    const target = jail.writeTarget(resolved.name);
+    if (!target.ok) return abandon(jailRefusal(target.reason));
+    const w = this.config.write;
+    if (target.exists && !w.overwrite) return abandon({ code: TftpErrorCode.FILE_EXISTS, message: 'file already exists', reason: 'exists' });
+    const n = negotiate(req.options, this.policy(), undefined, true);
+    if (n.tsize !== undefined && n.tsize > w.max_bytes) {
+      // RFC 2349: the server may refuse a transfer whose announced size it cannot take, before any data moves.
+      return abandon({ code: TftpErrorCode.DISK_FULL, message: 'file too large', reason: 'too_large' });
+    }
+    rec.size = n.tsize;
+    const tmp = join(target.dir, `.${basename(target.path)}.${randomBytes(6).toString('hex')}.dcplane-upload`);
+    let fd: number;
+    try {
+      fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
+    } catch (err) {
+      this.log.warn({ err, file: rec.file }, 'tftp upload file could not be created');
+      return abandon({ code: TftpErrorCode.ACCESS_VIOLATION, message: 'access violation', reason: 'unwritable' });
+    }
+    const upload: Upload = { tmp, target: target.path, overwrite: w.overwrite, decoder: req.mode === 'netascii' ? new NetasciiDecoder() : undefined, fd };
+    const sink: BlockSink = {
+      write(data) {
+        writeAll(fd, upload.decoder !== undefined ? upload.decoder.push(data) : data);
+      },
+    };
+    const session = new WriteSession(sink, { ...this.timing(n.timeoutMs), blksize: n.blksize, windowsize: n.windowsize, oack: n.accepted, maxBytes: w.max_bytes });
+    await this.launch(rec, rinfo, session, n.accepted, n.blksize * n.windowsize, undefined, upload);
+  }
+
+  /** Makes a complete upload visible under its name; false (and nothing left behind) when that fails. */
+  private commitUpload(u: Upload): Refusal | undefined {
+    try {
+      if (u.fd !== undefined) {
+        if (u.decoder !== undefined) writeAll(u.fd, u.decoder.end());
+        fsyncSync(u.fd);
+        closeSync(u.fd);
+        u.fd = undefined;
+      }
+      if (u.overwrite) renameSync(u.tmp, u.target);
+      else {
+        // link() fails if the name appeared meanwhile: no upload silently replaces a file.
+        linkSync(u.tmp, u.target);
+        unlinkSync(u.tmp);
+      }
+      return undefined;
+    } catch (err) {
+      this.discardUpload(u);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return { code: TftpErrorCode.FILE_EXISTS, message: 'file already exists', reason: 'exists' };
+      if (code === 'ENOSPC' || code === 'EDQUOT') return { code: TftpErrorCode.DISK_FULL, message: 'disk full', reason: 'disk_full' };
+      this.log.warn({ err }, 'tftp upload could not be committed');
+      return { code: TftpErrorCode.NOT_DEFINED, message: 'write error', reason: 'write_error' };
+    }
+  }
+
+  private discardUpload(u: Upload): void {
+    if (u.fd !== undefined) {
+      try {
+        closeSync(u.fd);
+      } catch {
+        // Closed already.
+      }
+      u.fd = undefined;
+    }
+    try {
+      unlinkSync(u.tmp);
+    } catch {
+      // Never created or already renamed.
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Transfers
+
+  private policy(): { maxBlksize: number; maxWindowsize: number; allowTsize: boolean } {
+    return { maxBlksize: this.config.max_blksize, maxWindowsize: this.config.max_windowsize, allowTsize: true };
+  }
+
+  private timing(timeoutMs: number | undefined): { timeoutMs: number | undefined; maxRetries: number; initialTimeoutMs: number; maxTimeoutMs: number } {
+    const initial = this.config.timeout * 1000;
+    return { timeoutMs, maxRetries: this.config.retries, initialTimeoutMs: initial, maxTimeoutMs: Math.max(5000, initial) };
+  }
+
+  private async launch(
+    rec: TransferRecord,
+    rinfo: RemoteInfo,
+    session: ReadSession | WriteSession,
+    accepted: ReadonlyMap<string, string>,
+    windowBytes: number,
+    fd: number | undefined,
+    upload: Upload | undefined,
+  ): Promise<void> {
+    const key = `${rinfo.address}:${rinfo.port}`;
+    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4' });
+    try {
+      await bindSocket(socket, this.host, 0);
+    } catch (err) {
+      closeSocket(socket);
+      if (fd !== undefined) closeSync(fd);
+      if (upload !== undefined) this.discardUpload(upload);
+      throw err;
+    }
+    try {
+      socket.setSendBufferSize(Math.min(Math.max(2 * (windowBytes + 64 * Math.ceil(windowBytes / 512)), MIN_SEND_BUFFER), MAX_SEND_BUFFER));
+    } catch {
+      // Capped by net.core.wmem_max; a window then waits on the socket buffer.
+    }
+    rec.negotiated = Object.fromEntries(accepted);
+    const t: Transfer = {
+      record: rec,
+      key,
+      socket,
+      session,
+      started: performance.now(),
+      fd,
+      upload,
+      timer: undefined,
+      timerAt: 0,
+      finished: false,
+      dallying: false,
+      countedBytes: 0,
+      countedResends: 0,
+    };
+    socket.on('message', (msg, from) => this.onTransferPacket(t, msg, from));
+    socket.on('error', (err) => this.log.warn({ err, client: key }, 'tftp transfer socket error'));
+    this.transfers.add(t);
+    this.byClient.set(key, t);
+    this.transferLog.begin(rec);
+    this.metrics.active.inc({ direction: rec.direction });
+    if (this.stopped) {
+      this.finish(t, 'failed', 'shutdown');
+      this.closeTransfer(t);
+      return;
+    }
+    this.run(t, session.start(performance.now()));
+  }
+
+  private onTransferPacket(t: Transfer, msg: Buffer, from: RemoteInfo): void {
+    const rec = t.record;
+    if (from.port !== rec.clientPort || from.address !== rec.clientIp) {
+      // RFC 1350 §4: "If a source TID does not match, the packet should be discarded as erroneously
+      // sent from somewhere else. An error packet should be sent to the source of the incorrect
+      // packet, while not disturbing the transfer."
+      this.metrics.dropped.inc({ reason: 'unknown_tid' });
+      this.metrics.errorsSent.inc({ code: String(TftpErrorCode.UNKNOWN_TID) });
+      t.socket.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address, () => undefined);
+      return;
+    }
+    let p;
+    try {
+      p = decodeTftpPacket(msg);
+    } catch (err) {
+      if (!(err instanceof TftpDecodeError)) throw err;
+      this.metrics.dropped.inc({ reason: `transfer_${err.reason}` });
+      return;
+    }
+    const now = performance.now();
+    const s = t.session;
+    if (t.finished) {
+      if (t.dallying && p.op === 'DATA' && s instanceof WriteSession) this.emit(t, s.onData(p.block, p.data, now));
+      return;
+    }
+    if (p.op === 'ACK' && s instanceof ReadSession) this.run(t, s.onAck(p.block, now));
+    else if (p.op === 'DATA' && s instanceof WriteSession) this.run(t, s.onData(p.block, p.data, now));
+    else if (p.op === 'ERROR') this.run(t, s.onError());
+    else this.metrics.dropped.inc({ reason: 'unexpected_opcode' });
+  }
+
+  /** Sends the `send` actions only (a dallying write re-ACKs its last block). */
+  private emit(t: Transfer, actions: readonly SessionAction[]): void {
+    for (const a of actions) if (a.kind === 'send') this.sendPacket(t, a.packet);
+  }
+
+  private run(t: Transfer, actions: readonly SessionAction[]): void {
+    // An upload is made durable before its final ACK leaves, so an acknowledged file is really there.
+    if (t.upload !== undefined && actions.some((a) => a.kind === 'done')) {
+      const failed = this.commitUpload(t.upload);
+      if (failed !== undefined) {
+        this.sendPacket(t, encodeError(failed.code, failed.message));
+        this.finish(t, 'failed', failed.reason);
+        this.closeTransfer(t);
+        return;
+      }
+    }
+    for (const a of actions) {
+      if (a.kind === 'send') this.sendPacket(t, a.packet);
+      else if (a.kind === 'done') this.finish(t, 'completed');
+      else {
+        if (a.cause !== undefined) this.log.warn({ err: a.cause, client: t.key, file: t.record.file }, 'tftp transfer error');
+        this.finish(t, 'failed', a.reason);
+      }
+    }
+    this.countProgress(t);
+    if (!t.finished) this.arm(t);
+    else if (!t.dallying) this.closeTransfer(t);
+  }
+
+  private sendPacket(t: Transfer, packet: Buffer): void {
+    const code = errorCodeOf(packet);
+    if (code !== undefined) {
+      this.metrics.errorsSent.inc({ code: String(code) });
+      t.record.errorCode = code;
+    }
+    const s = t.session;
+    t.socket.send(packet, t.record.clientPort, t.record.clientIp, (err) => {
+      if (s instanceof ReadSession) s.onSent(packet);
+      if (err !== null && err !== undefined && !t.finished) this.log.debug({ err, client: t.key }, 'tftp send failed');
+    });
+  }
+
+  /** One timer per transfer, re-armed only when the deadline moves earlier; a late ACK just pushes the deadline. */
+  private arm(t: Transfer): void {
+    const at = t.session.nextTimeoutAt;
+    if (at === undefined) return;
+    if (t.timer !== undefined && t.timerAt <= at) return;
+    if (t.timer !== undefined) clearTimeout(t.timer);
+    t.timerAt = at;
+    t.timer = setTimeout(() => this.onTimer(t), Math.max(0, Math.ceil(at - performance.now())));
+  }
+
+  private onTimer(t: Transfer): void {
+    t.timer = undefined;
+    if (t.finished) return;
+    const at = t.session.nextTimeoutAt;
+    if (at === undefined) return;
+    const now = performance.now();
+    // Timers fire on a millisecond clock; within 1 ms counts as due.
+    if (now + 1 < at) {
+      this.arm(t);
+      return;
+    }
+    this.run(t, t.session.onTimeout(Math.max(now, at)));
+  }
+
+  private countProgress(t: Transfer): void {
+    const s = t.session;
+    if (s instanceof ReadSession) {
+      const bytes = s.stats.bytesSent - t.countedBytes;
+      if (bytes > 0) this.metrics.bytesSent.inc(bytes);
+      const resends = s.stats.resends - t.countedResends;
+      if (resends > 0) this.metrics.resends.inc(resends);
+      t.countedBytes = s.stats.bytesSent;
+      t.countedResends = s.stats.resends;
+    } else {
+      const resends = s.stats.retries - t.countedResends;
+      if (resends > 0) this.metrics.resends.inc(resends);
+      t.countedResends = s.stats.retries;
+    }
+  }
+
+  private finish(t: Transfer, outcome: Exclude<TransferOutcome, 'refused'>, reason?: string): void {
+    if (t.finished) return;
+    t.finished = true;
+    if (t.timer !== undefined) clearTimeout(t.timer);
+    t.timer = undefined;
+    this.countProgress(t);
+    const rec = t.record;
+    const s = t.session;
+    rec.state = outcome;
+    if (outcome === 'failed') rec.reason = reason ?? rec.reason ?? 'failed';
+    rec.endedAt = Date.now();
+    if (s instanceof ReadSession) {
+      rec.bytes = s.bytesAcked;
+      rec.blocks = s.stats.blocksSent;
+      rec.resends = s.stats.resends;
+    } else {
+      rec.bytes = s.stats.bytesReceived;
+      rec.blocks = s.stats.blocksReceived;
+      rec.resends = s.stats.retries;
+      this.metrics.bytesReceived.inc(s.stats.bytesReceived);
+      if (outcome === 'failed' && t.upload !== undefined) this.discardUpload(t.upload);
+    }
+    if (t.fd !== undefined) {
+      closeSync(t.fd);
+      t.fd = undefined;
+    }
+    this.byClient.delete(t.key);
+    this.access.release();
+    this.transferLog.end(rec);
+    const m = this.metrics;
+    m.active.dec({ direction: rec.direction });
+    m.transfers.inc({ direction: rec.direction, outcome });
+    if (outcome === 'failed') m.failures.inc({ reason: rec.reason ?? 'failed' });
+    const file = m.files.of(fileLabel(rec.file));
+    const client = m.clients.of(rec.clientIp);
+    m.fileTransfers.inc({ file, outcome });
+    m.clientTransfers.inc({ client, outcome });
+    if (s instanceof ReadSession) {
+      m.fileBytes.inc({ file }, s.stats.bytesSent);
+      m.clientBytes.inc({ client }, s.stats.bytesSent);
+    }
+    const durationMs = performance.now() - t.started;
+    if (outcome === 'completed') m.duration.observe({ direction: rec.direction }, durationMs / 1000);
+    this.log.info(
+      {
+        client: `${rec.clientIp}:${rec.clientPort}`,
+        op: rec.direction,
+        file: rec.file,
+        mode: rec.mode,
+        options: rec.negotiated,
+        source: rec.source,
+        bytes: rec.bytes,
+        blocks: rec.blocks,
+        resends: rec.resends,
+        duration_ms: Math.round(durationMs * 10) / 10,
+        outcome,
+        ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
+      },
+      'tftp transfer',
+    );
+    if (outcome === 'completed' && s instanceof WriteSession && !this.stopped) {
+      // RFC 1350 §6: the receiver of the last DATA dallies, re-ACKing it if it comes again (our ACK was lost).
+      t.dallying = true;
+      t.timer = setTimeout(() => this.closeTransfer(t), Math.min(Math.max(2 * this.config.timeout * 1000, 1000), 5000));
+      t.timer.unref();
+    }
+  }
+
+  private closeTransfer(t: Transfer): void {
+    if (t.timer !== undefined) clearTimeout(t.timer);
+    t.timer = undefined;
+    t.dallying = false;
+    if (!this.transfers.delete(t)) return;
+    closeSocket(t.socket);
+  }
+}
+
+function accessOptions(c: ResolvedTftpConfig): ConstructorParameters<typeof TftpAccessControl>[0] {
+  return { allow: c.allow, deny: c.deny, rateLimit: c.rate_limit, maxTransfers: c.max_transfers };
+}
+
+function uploadJailOf(c: ResolvedTftpConfig): TftpJail | undefined {
+  const dir = c.write.upload_dir;
+  return c.write.enabled && dir !== undefined ? new TftpJail(dir) : undefined;
+}

@@ -290,7 +290,10 @@ export class ReadSession {
   }
 
   onTimeout(now: number): SessionAction[] {
-    if (this.state !== 'sending' && this.state !== 'oack-sent') return [];
+    if (this.state !== 'sending' && this.state !== 'oack-sent') {
+      this.nextTimeoutAt = undefined;
+      return [];
+    }
     if (this.nextTimeoutAt === undefined || now < this.nextTimeoutAt) return [];
     if (this.retries >= this.maxRetries) return this.fail('timeout');
     this.retries++;
@@ -457,8 +460,9 @@ export class WriteSession {
     if (this.state === 'done') {
       // The final ACK may have been lost: the client sends its last DATA
       // again, and RFC 1350 §6 has the receiver answer it while it dallies.
-      if (block === this.finalBlock16) return [this.ack(block, now)];
-      return [];
+      if (block !== this.finalBlock16) return [];
+      this.stats.acksSent++;
+      return [{ kind: 'send', packet: encodeAck(block) }];
     }
     if (data.length > this.blksize) {
       return this.fail('illegal_operation', TftpErrorCode.ILLEGAL_OPERATION, 'block larger than blksize');
@@ -511,7 +515,10 @@ export class WriteSession {
   }
 
   onTimeout(now: number): SessionAction[] {
-    if (this.state !== 'receiving' && this.state !== 'oack-sent') return [];
+    if (this.state !== 'receiving' && this.state !== 'oack-sent') {
+      this.nextTimeoutAt = undefined;
+      return [];
+    }
     if (this.nextTimeoutAt === undefined || now < this.nextTimeoutAt) return [];
     if (this.retries >= this.maxRetries) {
       this.state = 'failed';

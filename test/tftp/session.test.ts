@@ -334,6 +334,9 @@ test('write: ACK 0, DATA acked one by one, the short block ends it', () => {
   // The final ACK was lost: the client resends its last DATA and gets the ACK again, nothing written twice.
   assert.deepEqual(out(w.onData(3, file.subarray(1024), 4)), [{ op: 'ACK', block: 3 }]);
   assert.deepEqual(c.bytes(), file);
+  // Dallying arms no timer: a finished transfer never asks to be woken up again.
+  assert.equal(w.nextTimeoutAt, undefined);
+  assert.deepEqual(out(w.onData(2, file.subarray(512, 1024), 5)), []);
 });
 
 test('write: OACK first, DATA 1 confirms it (RFC 2347)', () => {

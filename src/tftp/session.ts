@@ -19,7 +19,7 @@
  *   an ERROR to it would be lost too). Failures caused locally (read or write
  *   error, size cap, illegal packet) come with an ERROR packet to send first.
  */
-import { BLOCK_MODULO, DATA_HEADER_SIZE, TftpErrorCode } from './constants.js';
+import { BLKSIZE_MAX, BLOCK_MODULO, DATA_HEADER_SIZE, TftpErrorCode, WINDOWSIZE_MAX } from './constants.js';
 import { encodeAck, encodeError, encodeOack, writeDataHeader } from './codec.js';
 
 /** File bytes for a read; `size` is known before the transfer starts. */
@@ -185,6 +185,17 @@ interface Slot {
 
 class ShortReadError extends Error {}
 
+/** Parameters come from negotiate() and configuration; out-of-range ones are a bug in the caller. */
+function checkParams(p: { blksize: number; windowsize: number; maxRetries: number }): void {
+  if (!Number.isInteger(p.blksize) || p.blksize < 1 || p.blksize > BLKSIZE_MAX) {
+    throw new RangeError(`blksize ${p.blksize} is not in 1–${BLKSIZE_MAX}`);
+  }
+  if (!Number.isInteger(p.windowsize) || p.windowsize < 1 || p.windowsize > WINDOWSIZE_MAX) {
+    throw new RangeError(`windowsize ${p.windowsize} is not in 1–${WINDOWSIZE_MAX}`);
+  }
+  if (!Number.isInteger(p.maxRetries) || p.maxRetries < 0) throw new RangeError(`maxRetries ${p.maxRetries} is not a count`);
+}
+
 /** Sender state machine for one RRQ. */
 export class ReadSession {
   state: ReadState = 'sending';
@@ -217,9 +228,10 @@ export class ReadSession {
   private readonly byBuffer = new Map<ArrayBufferLike, Slot>();
 
   constructor(source: BlockSource, params: ReadSessionParams) {
+    checkParams(params);
     this.source = source;
     this.blksize = params.blksize;
-    this.windowsize = Math.max(1, Math.floor(params.windowsize));
+    this.windowsize = params.windowsize;
     this.maxRetries = params.maxRetries;
     this.timer = new RetransmitTimer(params);
     this.oack = params.oack !== undefined && params.oack.size > 0 ? encodeOack(params.oack) : undefined;
@@ -436,9 +448,10 @@ export class WriteSession {
   private finalBlock16 = -1;
 
   constructor(sink: BlockSink, params: WriteSessionParams) {
+    checkParams(params);
     this.sink = sink;
     this.blksize = params.blksize;
-    this.windowsize = Math.max(1, Math.floor(params.windowsize));
+    this.windowsize = params.windowsize;
     this.maxRetries = params.maxRetries;
     this.maxBytes = params.maxBytes ?? Number.POSITIVE_INFINITY;
     this.timer = new RetransmitTimer(params);

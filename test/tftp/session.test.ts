@@ -438,3 +438,12 @@ test('write: peer ERROR ends the transfer', () => {
   assert.deepEqual(out(w.onError()), [{ op: 'fail', reason: 'peer_error' }]);
   assert.deepEqual(out(w.onData(1, Buffer.alloc(1), 1)), []);
 });
+
+test('out-of-range parameters are refused up front (a bug in the caller)', () => {
+  const src = bufferSource(Buffer.alloc(1));
+  assert.throws(() => new ReadSession(src, { ...base, blksize: 0 }), RangeError);
+  assert.throws(() => new ReadSession(src, { ...base, blksize: 65465 }), RangeError);
+  assert.throws(() => new ReadSession(src, { ...base, windowsize: 0 }), RangeError);
+  assert.throws(() => new ReadSession(src, { ...base, maxRetries: -1 }), RangeError);
+  assert.throws(() => new WriteSession(collectingSink().sink, { ...wbase, windowsize: 1.5 }), RangeError);
+});

@@ -6,7 +6,7 @@
  * DCPLANE_E2E_TFTP_SERVER=tftpd-hpa (or atftpd) runs the same file against
  * that peer: the harness is trusted because it passes there.
  */
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,7 +61,7 @@ function explain(r: TftpClientResult): string {
 async function assertSameFile(r: TftpClientResult, path: string, name: string): Promise<void> {
   assert.ok(r.ok, explain(r));
   const want = files.get(name);
-  assert.ok(want !== undefined);
+  if (want === undefined) throw new Error(`no test file ${name}`);
   assert.equal(statSync(path).size, want.length, `${r.client} ${name}: size`);
   assert.equal(await sha256File(path), sha256(want), `${r.client} ${name}: SHA-256`);
 }
@@ -112,10 +112,11 @@ describe(`TFTP (${kind}) with tftp-hpa, curl and atftp`, { skip: netnsSkipReason
     const p0 = dest('small.bin');
     const traced = await atftpGet(target, 'small.bin', p0, { blksize: 1468, windowsize: 16, trace: true });
     await assertSameFile(traced, p0, 'small.bin');
-    assert.ok(traced.oack !== undefined, `atftp saw no OACK:\n${traced.output}`);
-    assert.equal(traced.oack.get('blksize'), '1468');
+    const oack = traced.oack;
+    if (oack === undefined) throw new assert.AssertionError({ message: `atftp saw no OACK:\n${traced.output}` });
+    assert.equal(oack.get('blksize'), '1468');
     // tftpd-hpa does not know windowsize and leaves it out of its OACK (RFC 2347 lets it); the others grant 16.
-    assert.equal(traced.oack.get('windowsize'), kind === 'tftpd-hpa' ? undefined : '16', explain(traced));
+    assert.equal(oack.get('windowsize'), kind === 'tftpd-hpa' ? undefined : '16', explain(traced));
     for (const name of ['boundary-1468.bin', 'boundary-512.bin', 'empty.bin', 'window.bin']) {
       const p = dest(name);
       await assertSameFile(await atftpGet(target, name, p, { blksize: 1468, windowsize: 16 }), p, name);

@@ -6,7 +6,7 @@
  *
  * DCPLANE_E2E_TFTP_SERVER=tftpd-hpa runs it against tftpd-hpa instead.
  */
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import type { Topology } from '../helpers/netns.js';

@@ -7,6 +7,13 @@ import { DcplaneError } from '../../common/errors.js';
 export const LeaseErrorCode = {
   /** The transaction holding a batch of durable changes failed (disk full, SQLITE_BUSY, I/O error…); the batch was rolled back. */
   COMMIT_FAILED: 'LEASE_ERR_COMMIT_FAILED',
+  /**
+   * The writer thread that owns the database connection died (crashed or
+   * was terminated). Every apply() waiting for a commit rejects with this,
+   * whether or not its batch reached the disk, and the store refuses every
+   * later apply(): a restart reloads what is on disk.
+   */
+  WRITER_DIED: 'LEASE_ERR_WRITER_DIED',
   /** apply() after close(). */
   CLOSED: 'LEASE_ERR_CLOSED',
   /** apply() on a store opened with readOnly. */

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Ipv4 } from '../../net/ipv4.js';
 import type {
@@ -14,27 +15,31 @@ import type {
 } from '../lease.js';
 import { LeaseErrorCode, LeaseStoreError } from './errors.js';
 import { MemoryLeaseIndex, checkLeaseChange } from './memory-lease-index.js';
+import { encodeBatch } from './sqlite-writer-worker.js';
+import type { FromWriter, ToWriter, WriterErrorInfo, WriterInit } from './sqlite-writer-worker.js';
 
 export interface SqliteLeaseStoreOptions {
   /** Directory holding `leases.sqlite3` (created when missing). */
   readonly dataDir: string;
   /**
-   * 0 (default): a batch is committed in the event-loop turn after the one
-   * that queued its first change (setImmediate). > 0: the batch stays open
-   * this long, trading ACK latency for bigger batches on slow disks.
+   * 0 (default): a batch is ready in the event-loop turn after the one that
+   * queued its first change (setImmediate), and goes to the writer as soon as
+   * the commit before it is done. > 0: the batch stays open at least this
+   * long, trading ACK latency for bigger batches on slow disks.
    */
   readonly commitDelayMs?: number;
   /**
    * How long a commit waits for a write lock held by another connection (a
    * CLI maintenance command, a backup) before it fails with SQLITE_BUSY. The
-   * wait blocks the event loop, so it is kept short. Default 2000.
+   * wait holds up the writer thread (and the ACKs behind it), not packet
+   * handling. Default 2000.
    */
   readonly busyTimeoutMs?: number;
   /**
    * For readers beside a running server (`dcplane leases list`): opens the
    * file read-only, runs no migration, creates nothing (a missing file is an
-   * empty store) and refuses apply() with LEASE_ERR_READ_ONLY. WAL lets it
-   * read while the server writes.
+   * empty store), starts no writer thread and refuses apply() with
+   * LEASE_ERR_READ_ONLY. WAL lets it read while the server writes.
    */
   readonly readOnly?: boolean;
 }
@@ -68,18 +73,28 @@ const MIGRATIONS: readonly { readonly version: number; readonly sql: string }[] 
   },
 ];
 
-/** Changes queued during one event-loop turn (or one commitDelayMs window). */
+/** What a batch did at one address: its value before the batch and the value the batch left. */
+interface Touch {
+  /** Not readonly: when the batch before this one fails, this becomes that batch's `prev` (see rollBackMemory). */
+  prev: Lease | undefined;
+  last: Lease | undefined;
+  durable: boolean;
+}
+
+/** Changes queued while the commit before them runs (or during one commitDelayMs window). */
 interface Batch {
+  id: number;
   /**
-   * Every address any change in the window touched: its value before the
-   * window and the value the window left. Needed to undo the window's
-   * in-memory changes at addresses whose durable write failed.
+   * Every address any change in the batch touched. Needed to undo the
+   * batch's in-memory changes at addresses whose durable write failed.
    */
-  readonly touched: Map<Ipv4, { readonly prev: Lease | undefined; last: Lease | undefined; durable: boolean }>;
+  readonly touched: Map<Ipv4, Touch>;
   /** The last durable change per address: a Lease to upsert, or null to delete. */
   readonly writes: Map<Ipv4, Lease | null>;
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[];
   timer: { readonly immediate: NodeJS.Immediate } | { readonly timeout: NodeJS.Timeout } | undefined;
+  /** Its window is over: it goes to the writer as soon as the writer is free (it keeps taking changes until then). */
+  ready: boolean;
 }
 
 type Row = [number, number, string, string, string, string, number, number, number];
@@ -92,54 +107,99 @@ function rowToLease(r: Row): Lease {
   return { ip, subnetId, mac, clientId, hostname, state: state as LeaseState, start, expires, version };
 }
 
-function sqliteCode(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
+/** The writer's error as an Error with SQLite's code, for `cause`. */
+function writerError(e: WriterErrorInfo): Error {
+  return Object.assign(new Error(e.message), e.code === undefined ? {} : { code: e.code });
+}
+
+/**
+ * How to start the writer script beside this file: the `.js` file when this
+ * module is compiled; from source (under tsx) the `.ts` file, through a
+ * bootstrap that registers tsx in the thread first. Node 20 carries module
+ * hooks into no worker: neither the parent's nor `--import tsx` in the
+ * worker's execArgv (tried: "Unknown file extension .ts").
+ */
+function writerScript(): { readonly script: string | URL; readonly evalCode: boolean } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const url = new URL(`./sqlite-writer-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+  if (!fromSource) return { script: url, evalCode: false };
+  const api = import.meta.resolve('tsx/esm/api');
+  return {
+    script: `import(${JSON.stringify(api)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`,
+    evalCode: true,
+  };
 }
 
 /**
  * The single-node lease store: every lease in a MemoryLeaseIndex, written
- * through to `<dataDir>/leases.sqlite3` with group commit.
+ * through to `<dataDir>/leases.sqlite3` by a writer thread, with group commit.
  *
  * Durability: the WAL is synced (fsync) at every commit because of
  * `synchronous=FULL`. With `synchronous=NORMAL` a WAL commit is only written
  * to the OS, and synced at the next checkpoint: that survives a crash of this
  * process (kill -9: the OS still has the pages) but not a power loss or
  * kernel panic, which would lose transactions whose ACKs were already sent.
+ * An apply() promise resolves only when the writer reports its transaction
+ * committed, i.e. after that fsync.
+ *
+ * Threads: better-sqlite3 is synchronous, and a commit (an fsync of a few
+ * ms, an automatic WAL checkpoint of hundreds of ms under disk load) would
+ * stall every packet behind it, OFFERs that need no disk included. So a
+ * worker thread (sqlite-writer-worker.ts) owns the only write connection.
+ * This thread keeps the MemoryLeaseIndex (reads stay synchronous and in
+ * memory), and sends the writer one batch of rows at a time.
  *
  * Group commit: apply() changes memory at once (the next packet sees the
- * lease) and queues the durable changes; all changes queued in one event-loop
- * turn go into ONE transaction, committed (and fsynced) once, and then every
- * apply() promise of that turn resolves. A slow fsync blocks the loop, so the
- * packets arriving meanwhile form the next, bigger batch: throughput follows
- * load instead of being capped at one fsync per lease.
+ * lease) and queues the durable changes in the open batch. At most one batch
+ * is at the writer: while it commits, every apply() joins the next batch,
+ * which goes to the writer the moment the commit before it is reported. So a
+ * slow fsync makes the next batch bigger instead of capping throughput at
+ * one fsync per lease. One batch in flight, not two: the writer has one
+ * connection and commits one transaction at a time anyway, and a second
+ * batch in flight would only be a second queue, with rollback across two
+ * unsettled batches for no throughput gained.
  *
  * Failure: when a commit throws, the transaction is rolled back, every
  * promise of the batch rejects with LEASE_ERR_COMMIT_FAILED (the server sends
  * no ACK for them), and memory is put back as it was before the batch at each
- * address the batch wrote durably, memory-only changes made there during the
- * batch included (an offer over an address whose durable write failed must
- * not hide the stored lease). Every change made between a batch's first
- * change and its commit belongs to that batch, and better-sqlite3 commits
- * synchronously, so nothing can touch an address between the batch closing
- * and the rollback: its last value is still the current one, which
- * rollBackMemory() checks anyway rather than assumes.
+ * address the batch wrote durably, memory-only changes made there after it
+ * included (an offer over an address whose durable write failed must not
+ * hide the stored lease). Changes the next batch made at such an address
+ * durably stay in memory: they are written by that batch, and if it fails
+ * too, it puts back what was there before the failed one.
  *
- * Checkpoints: SQLite's automatic WAL checkpoint (every 1000 pages) runs
- * inside the commit that crosses the mark and syncs the main file; that
- * commit is slower, its batch waits, the next one is bigger.
+ * Writer death: if the writer thread dies, every batch not yet reported
+ * rejects with LEASE_ERR_WRITER_DIED (the one at the writer may or may not
+ * have reached the disk; its ACKs are withheld either way and a restart
+ * reloads what is on disk), memory is rolled back as for a failed commit, and
+ * every later apply() is refused with that code.
+ *
+ * Checkpoints: SQLite's automatic WAL checkpoint (every 1000 pages) runs on
+ * the writer thread inside the commit that crosses the mark; that batch's
+ * ACKs wait for it, packets do not, and the next batch grows meanwhile. With
+ * no other long-lived reader the checkpoint completes and the WAL restarts,
+ * so it stays near 4 MiB under constant load.
  */
 export class SqliteLeaseStore implements LeaseStore {
   readonly path: string;
-  /** undefined only for a read-only store whose file does not exist yet. */
-  private readonly db: Database.Database | undefined;
   private readonly readOnly: boolean;
+  private readonly busyTimeoutMs: number;
   private readonly index = new MemoryLeaseIndex();
   private readonly commitDelayMs: number;
-  private readonly writeBatch: ((writes: Map<Ipv4, Lease | null>) => void) | undefined;
   private readonly listeners = new Set<(e: LeaseCommitEvent) => void>();
+  private writer: Worker | undefined;
+  /** The batch taking changes. */
   private pending: Batch | undefined;
+  /** The batch at the writer, not yet reported. */
+  private inFlight: Batch | undefined;
+  private nextBatchId = 1;
+  /** Set once the writer thread died; every apply() is refused with it. */
+  private dead: LeaseStoreError | undefined;
   private closed = false;
+  private closing: Promise<void> | undefined;
+  /** close() asked the writer to stop: its exit is not a death. */
+  private stoppingWriter = false;
+  private idleWaiters: (() => void)[] = [];
   private readonly counters = {
     commits: 0,
     failedCommits: 0,
@@ -152,29 +212,36 @@ export class SqliteLeaseStore implements LeaseStore {
     loadedLeases: 0,
   };
 
-  /** Opens (creating or migrating) the database and loads every lease into memory. */
-  static open(opts: SqliteLeaseStoreOptions): SqliteLeaseStore {
-    return new SqliteLeaseStore(opts);
+  /**
+   * Opens (creating or migrating) the database, loads every lease into
+   * memory, and (unless readOnly) starts the writer thread; resolves once the
+   * writer has its connection open.
+   */
+  static async open(opts: SqliteLeaseStoreOptions): Promise<SqliteLeaseStore> {
+    const store = new SqliteLeaseStore(opts);
+    if (!store.readOnly) await store.startWriter();
+    return store;
   }
 
   private constructor(opts: SqliteLeaseStoreOptions) {
     this.commitDelayMs = Math.max(0, opts.commitDelayMs ?? 0);
     this.readOnly = opts.readOnly === true;
     this.path = join(opts.dataDir, LEASE_DB_FILE);
-    const busyTimeoutMs = Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 2000));
+    this.busyTimeoutMs = Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 2000));
+    // This connection only creates, migrates and loads; the writer thread opens its own.
     let db: Database.Database | undefined;
     let hasLeases = true;
     try {
       if (this.readOnly) {
         if (existsSync(this.path)) {
           db = new Database(this.path, { readonly: true, fileMustExist: true });
-          db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+          db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
           hasLeases = checkSchemaReadOnly(db);
         }
       } else {
         mkdirSync(opts.dataDir, { recursive: true });
         db = new Database(this.path);
-        db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+        db.pragma(`busy_timeout = ${this.busyTimeoutMs}`);
         const mode = db.pragma('journal_mode = WAL', { simple: true });
         if (String(mode).toLowerCase() !== 'wal') throw new Error(`journal_mode is ${String(mode)}, WAL refused`);
         // See the class comment: FULL is what makes a WAL commit durable at commit time.
@@ -187,22 +254,21 @@ export class SqliteLeaseStore implements LeaseStore {
       if (e instanceof LeaseStoreError) throw e;
       throw new LeaseStoreError(LeaseErrorCode.OPEN_FAILED, `cannot open lease database ${this.path}: ${(e as Error).message}`, { cause: e });
     }
-    this.db = db;
-    this.writeBatch = db === undefined || this.readOnly ? undefined : prepareWriter(db);
 
     const t0 = performance.now();
-    if (db !== undefined && hasLeases) {
-      try {
+    try {
+      if (db !== undefined && hasLeases) {
         const rows = db
           .prepare('SELECT ip, subnet_id, mac, client_id, hostname, state, start, expires, version FROM leases')
           .raw(true)
           .iterate() as IterableIterator<Row>;
         for (const r of rows) this.index.put(rowToLease(r));
-      } catch (e) {
-        db.close();
-        if (e instanceof LeaseStoreError) throw e;
-        throw new LeaseStoreError(LeaseErrorCode.OPEN_FAILED, `cannot load leases from ${this.path}: ${(e as Error).message}`, { cause: e });
       }
+    } catch (e) {
+      if (e instanceof LeaseStoreError) throw e;
+      throw new LeaseStoreError(LeaseErrorCode.OPEN_FAILED, `cannot load leases from ${this.path}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      db?.close();
     }
     this.counters.loadMs = performance.now() - t0;
     this.counters.loadedLeases = this.index.size;
@@ -239,6 +305,7 @@ export class SqliteLeaseStore implements LeaseStore {
   apply(changes: readonly LeaseChange[]): Promise<void> {
     if (this.closed) return Promise.reject(new LeaseStoreError(LeaseErrorCode.CLOSED, 'lease store is closed'));
     if (this.readOnly) return Promise.reject(new LeaseStoreError(LeaseErrorCode.READ_ONLY, 'lease store was opened read-only'));
+    if (this.dead !== undefined) return Promise.reject(this.dead);
     try {
       for (const c of changes) checkLeaseChange(c);
     } catch (e) {
@@ -282,16 +349,95 @@ export class SqliteLeaseStore implements LeaseStore {
     };
   }
 
-  /** Commits whatever is queued, then closes the database. Queued apply() promises settle before this resolves. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.flush();
-    this.db?.close();
+  /**
+   * Commits whatever is queued, waits for the writer to report it, then stops
+   * the writer thread (which closes its connection). Queued apply() promises
+   * settle before this resolves.
+   */
+  close(): Promise<void> {
+    if (this.closing === undefined) {
+      this.closed = true;
+      this.closing = this.shutDown();
+    }
+    return this.closing;
+  }
+
+  /** Test hook: the writer thread, so a test can terminate it and watch the store refuse writes. */
+  writerThreadForTests(): Worker | undefined {
+    return this.writer;
+  }
+
+  private async shutDown(): Promise<void> {
+    if (this.pending !== undefined) this.markReady(this.pending);
+    this.send();
+    if (this.inFlight !== undefined || this.pending !== undefined) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    const w = this.writer;
+    if (w === undefined) return;
+    this.stoppingWriter = true;
+    if (this.dead !== undefined) {
+      await w.terminate();
+      return;
+    }
+    w.ref();
+    const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.postMessage({ type: 'close' } satisfies ToWriter);
+    // The writer is idle here, so closing takes milliseconds; this only guards against a wedged thread.
+    const guard = setTimeout(() => void w.terminate(), 10_000);
+    await exited;
+    clearTimeout(guard);
+  }
+
+  private startWriter(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const init: WriterInit = { role: 'dcplane-lease-writer', path: this.path, busyTimeoutMs: this.busyTimeoutMs };
+      const script = writerScript();
+      let worker: Worker;
+      try {
+        worker = new Worker(script.script, { workerData: init, eval: script.evalCode });
+      } catch (e) {
+        reject(new LeaseStoreError(LeaseErrorCode.OPEN_FAILED, `cannot start the lease writer thread: ${(e as Error).message}`, { cause: e }));
+        return;
+      }
+      this.writer = worker;
+      let starting = true;
+      const failStart = (message: string, cause: unknown): void => {
+        if (!starting) return;
+        starting = false;
+        this.stoppingWriter = true;
+        void worker.terminate();
+        reject(new LeaseStoreError(LeaseErrorCode.OPEN_FAILED, `lease writer for ${this.path} did not start: ${message}`, { cause }));
+      };
+      worker.on('message', (m: FromWriter) => {
+        if (m.type === 'ready') {
+          if (!starting) return;
+          starting = false;
+          // Idle, the thread must not keep the process alive; send() refs it while a batch is out.
+          worker.unref();
+          resolve();
+        } else if (m.type === 'open-failed') {
+          failStart(m.error.message, writerError(m.error));
+        } else {
+          this.onWriterMessage(m);
+        }
+      });
+      worker.on('error', (e: Error) => {
+        failStart(e.message, e);
+        this.die(`lease writer thread failed: ${e.message}`, e);
+      });
+      worker.on('messageerror', (e: Error) => {
+        this.die(`lease writer answer could not be read: ${e.message}`, e);
+      });
+      worker.on('exit', (code: number) => {
+        failStart(`it exited with code ${code}`, undefined);
+        if (!this.stoppingWriter) this.die(`lease writer thread exited (code ${code})`, undefined);
+      });
+    });
   }
 
   private openBatch(): Batch {
-    const batch: Batch = { touched: new Map(), writes: new Map(), waiters: [], timer: undefined };
+    const batch: Batch = { id: 0, touched: new Map(), writes: new Map(), waiters: [], timer: undefined, ready: false };
     batch.timer =
       this.commitDelayMs > 0
         ? { timeout: setTimeout(() => this.flush(), this.commitDelayMs) }
@@ -301,62 +447,131 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   private flush(): void {
-    const batch = this.pending;
-    if (batch === undefined) return;
-    this.pending = undefined;
+    if (this.pending !== undefined) this.markReady(this.pending);
+    this.send();
+  }
+
+  private markReady(batch: Batch): void {
     // Each handle goes to its own clear function: Node's clearImmediate does not check what it is given.
     if (batch.timer !== undefined) {
       if ('timeout' in batch.timer) clearTimeout(batch.timer.timeout);
       else clearImmediate(batch.timer.immediate);
+      batch.timer = undefined;
     }
-    const rows = batch.writes.size;
-    if (rows === 0) return;
+    batch.ready = true;
+  }
 
-    const t0 = performance.now();
-    let failure: unknown;
-    try {
-      if (this.writeBatch === undefined) throw new Error('no writable database');
-      this.writeBatch(batch.writes);
-    } catch (e) {
-      failure = e;
+  /** Hands the pending batch to the writer if it is ready and the writer is free. */
+  private send(): void {
+    if (this.inFlight !== undefined || this.dead !== undefined) return;
+    const batch = this.pending;
+    if (batch === undefined || !batch.ready) return;
+    this.pending = undefined;
+    const w = this.writer;
+    if (batch.writes.size > 0 && w !== undefined) {
+      batch.id = this.nextBatchId++;
+      const encoded = encodeBatch(batch.writes);
+      this.inFlight = batch;
+      w.ref();
+      w.postMessage({ type: 'commit', id: batch.id, batch: encoded } satisfies ToWriter, [encoded.nums.buffer as ArrayBuffer]);
     }
-    const durationMs = performance.now() - t0;
+    this.notifyIfIdle();
+  }
+
+  private onWriterMessage(m: FromWriter): void {
+    if (m.type !== 'committed' && m.type !== 'failed') return;
+    const batch = this.inFlight;
+    if (batch === undefined || batch.id !== m.id) {
+      this.die(`lease writer reported batch ${m.id}, but batch ${batch?.id ?? 'none'} was at the writer`, undefined);
+      return;
+    }
+    this.inFlight = undefined;
     const c = this.counters;
-    c.lastCommitMs = durationMs;
-    c.totalCommitMs += durationMs;
-
-    if (failure === undefined) {
+    c.lastCommitMs = m.durationMs;
+    c.totalCommitMs += m.durationMs;
+    const rows = batch.writes.size;
+    if (m.type === 'committed') {
       c.commits++;
       c.changesWritten += rows;
       c.lastBatchSize = rows;
       if (rows > c.maxBatchSize) c.maxBatchSize = rows;
       for (const w of batch.waiters) w.resolve();
+      this.emit({ ok: true, rows, callers: batch.waiters.length, durationMs: m.durationMs });
     } else {
-      c.failedCommits++;
-      this.rollBackMemory(batch);
-      const code = sqliteCode(failure);
+      const code = m.error.code;
       const err = new LeaseStoreError(
         LeaseErrorCode.COMMIT_FAILED,
-        `lease commit of ${rows} change(s) failed${code === undefined ? '' : ` (${code})`}: ${(failure as Error).message}`,
-        { cause: failure },
+        `lease commit of ${rows} change(s) failed${code === undefined ? '' : ` (${code})`}: ${m.error.message}`,
+        { cause: writerError(m.error) },
       );
-      for (const w of batch.waiters) w.reject(err);
+      this.failBatch(batch, this.pending, err, m.durationMs);
     }
-    this.emit({ ok: failure === undefined, rows, callers: batch.waiters.length, durationMs });
+    // The batch that grew during this commit goes at once; with a commit
+    // delay, only once its own window is over.
+    if (this.pending !== undefined && this.commitDelayMs === 0) this.markReady(this.pending);
+    this.send();
+    if (this.inFlight === undefined) {
+      this.writer?.unref();
+      this.notifyIfIdle();
+    }
+  }
+
+  /** Rejects a batch's promises with `err` and undoes its memory changes; `later` is the batch opened after it, if any. */
+  private failBatch(batch: Batch, later: Batch | undefined, err: LeaseStoreError, durationMs: number): void {
+    if (batch.writes.size === 0) return;
+    this.counters.failedCommits++;
+    this.rollBackMemory(batch, later);
+    for (const w of batch.waiters) w.reject(err);
+    this.emit({ ok: false, rows: batch.writes.size, callers: batch.waiters.length, durationMs });
   }
 
   /**
    * Puts each address the batch wrote durably back to its value before the
-   * batch — only where memory still holds what the batch left there, so a
-   * change made after the batch is never undone by it.
+   * batch. Where `later` (the batch that grew while this one was at the
+   * writer) also touched the address: a durable change of it stays (it is
+   * being written; should it fail too, it now puts back this batch's `prev`),
+   * a memory-only one is undone with this batch. Elsewhere, only where memory
+   * still holds what the batch left.
    */
-  private rollBackMemory(batch: Batch): void {
+  private rollBackMemory(batch: Batch, later: Batch | undefined): void {
     for (const [ip, t] of batch.touched) {
       if (!t.durable) continue;
-      if (this.index.byIp(ip) !== t.last) continue;
+      const lt = later?.touched.get(ip);
+      if (lt !== undefined) {
+        if (lt.durable) {
+          lt.prev = t.prev;
+          continue;
+        }
+        later?.touched.delete(ip);
+        if (this.index.byIp(ip) !== lt.last) continue;
+      } else if (this.index.byIp(ip) !== t.last) {
+        continue;
+      }
       if (t.prev === undefined) this.index.remove(ip);
       else this.index.put(t.prev);
     }
+  }
+
+  /** The writer thread is gone: nothing it was given is known to be on disk, and nothing more can be written. */
+  private die(message: string, cause: unknown): void {
+    if (this.dead !== undefined) return;
+    const err = new LeaseStoreError(LeaseErrorCode.WRITER_DIED, message, cause === undefined ? undefined : { cause });
+    this.dead = err;
+    const inFlight = this.inFlight;
+    const pending = this.pending;
+    this.inFlight = undefined;
+    this.pending = undefined;
+    if (pending !== undefined) this.markReady(pending);
+    if (inFlight !== undefined) this.failBatch(inFlight, pending, err, 0);
+    if (pending !== undefined) this.failBatch(pending, undefined, err, 0);
+    this.notifyIfIdle();
+  }
+
+  private notifyIfIdle(): void {
+    if (this.inFlight !== undefined || this.pending !== undefined) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
   }
 
   private emit(e: LeaseCommitEvent): void {
@@ -368,27 +583,6 @@ export class SqliteLeaseStore implements LeaseStore {
       }
     }
   }
-}
-
-function prepareWriter(db: Database.Database): (writes: Map<Ipv4, Lease | null>) => void {
-  const upsert = db.prepare(
-    `INSERT INTO leases (ip, subnet_id, mac, client_id, hostname, state, start, expires, version)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (ip) DO UPDATE SET
-       subnet_id = excluded.subnet_id, mac = excluded.mac, client_id = excluded.client_id,
-       hostname = excluded.hostname, state = excluded.state, start = excluded.start,
-       expires = excluded.expires, version = excluded.version`,
-  );
-  const del = db.prepare('DELETE FROM leases WHERE ip = ?');
-  const tx = db.transaction((writes: Map<Ipv4, Lease | null>) => {
-    for (const [ip, l] of writes) {
-      if (l === null) del.run(ip);
-      else upsert.run(l.ip, l.subnetId, l.mac, l.clientId, l.hostname, l.state, l.start, l.expires, l.version);
-    }
-  });
-  // IMMEDIATE takes the write lock at BEGIN (waiting up to busy_timeout), so
-  // a batch never fails half-way on a lock taken by another connection.
-  return (writes) => tx.immediate(writes);
 }
 
 /** For a read-only open: refuses a newer schema; false when the file has no leases table yet. */

@@ -74,7 +74,7 @@ describe('kill -9 loses no acknowledged lease', () => {
       // A random moment: somewhere between 3k and 40k acks, mid-batch as often as not.
       const killAfter = 3000 + Math.floor(Math.random() * 37_000);
       const { acked, ackCount } = await runAndKill(dataDir, killAfter, 60_000);
-      const store = SqliteLeaseStore.open({ dataDir });
+      const store = await SqliteLeaseStore.open({ dataDir });
       try {
         let missing = 0;
         let stale = 0;

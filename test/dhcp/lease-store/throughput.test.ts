@@ -29,7 +29,7 @@ function lease(ip: number, version: number): Lease {
 async function groupCommitRate(total: number, perTurn: number): Promise<{ rate: number; commits: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcplane-tput-'));
   dirs.push(dataDir);
-  const s = SqliteLeaseStore.open({ dataDir });
+  const s = await SqliteLeaseStore.open({ dataDir });
   const pending: Promise<void>[] = [];
   const t0 = performance.now();
   await new Promise<void>((done) => {
@@ -54,7 +54,7 @@ async function groupCommitRate(total: number, perTurn: number): Promise<{ rate: 
 async function perChangeRate(total: number): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcplane-tput-'));
   dirs.push(dataDir);
-  const s = SqliteLeaseStore.open({ dataDir });
+  const s = await SqliteLeaseStore.open({ dataDir });
   const t0 = performance.now();
   for (let n = 0; n < total; n++) await s.apply([{ kind: 'upsert', durable: true, lease: lease(0x0a000000 + n, n) }]);
   const rate = total / ((performance.now() - t0) / 1000);
@@ -71,7 +71,7 @@ async function perChangeRate(total: number): Promise<number> {
 async function offeredLoad(rate: number, seconds: number): Promise<{ rate: number; p50: number; p99: number; commits: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'dcplane-tput-'));
   dirs.push(dataDir);
-  const s = SqliteLeaseStore.open({ dataDir });
+  const s = await SqliteLeaseStore.open({ dataDir });
   const total = Math.round(rate * seconds);
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];

@@ -5,7 +5,7 @@
 # Run as root (CI runs as root). Safe to run again.
 set -euo pipefail
 # kea-dhcp4-server: a reference server the client wrappers are checked against; kea-admin: perfdhcp.
-pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client kea-dhcp4-server kea-admin)
+pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client kea-dhcp4-server kea-admin tftp-hpa atftp curl qemu-system-x86 ipxe-qemu)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

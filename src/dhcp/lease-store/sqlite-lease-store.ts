@@ -405,6 +405,7 @@ export class SqliteLeaseStore implements LeaseStore {
       const failStart = (message: string, cause: unknown): void => {
         if (!starting) return;
         starting = false;
+        clearTimeout(guard);
         this.stoppingWriter = true;
         void worker.terminate();
         reject(new LeaseStoreError(LeaseErrorCode.OPEN_FAILED, `lease writer for ${this.path} did not start: ${message}`, { cause }));
@@ -413,6 +414,7 @@ export class SqliteLeaseStore implements LeaseStore {
         if (m.type === 'ready') {
           if (!starting) return;
           starting = false;
+          clearTimeout(guard);
           // Idle, the thread must not keep the process alive; send() refs it while a batch is out.
           worker.unref();
           resolve();
@@ -433,6 +435,8 @@ export class SqliteLeaseStore implements LeaseStore {
         failStart(`it exited with code ${code}`, undefined);
         if (!this.stoppingWriter) this.die(`lease writer thread exited (code ${code})`, undefined);
       });
+      // Opening takes milliseconds (a few hundred from source); this only guards against a thread that never answers.
+      const guard = setTimeout(() => failStart('no answer within 60 s', undefined), 60_000);
     });
   }
 
@@ -557,6 +561,9 @@ export class SqliteLeaseStore implements LeaseStore {
     if (this.dead !== undefined) return;
     const err = new LeaseStoreError(LeaseErrorCode.WRITER_DIED, message, cause === undefined ? undefined : { cause });
     this.dead = err;
+    // A writer that answered out of turn must not write anything more either.
+    this.stoppingWriter = true;
+    void this.writer?.terminate();
     const inFlight = this.inFlight;
     const pending = this.pending;
     this.inFlight = undefined;

@@ -35,6 +35,7 @@ export class DhcpServer {
   private config: DhcpConfig;
   private transport: DhcpTransport | undefined;
   private readonly interfaces = new Map<string, InterfaceInfo>();
+  private addressesReadAt = 0;
   private reclaimTimer: NodeJS.Timeout | undefined;
   private readonly metrics: DhcpMetrics;
   private readonly store: LeaseStore;
@@ -92,9 +93,27 @@ export class DhcpServer {
 
   private refreshInterfaces(): void {
     this.interfaces.clear();
+    this.addressesReadAt = Date.now();
     for (const name of this.config.interfaces ?? []) {
       this.interfaces.set(name, { name, addresses: interfaceAddresses(name) });
     }
+  }
+
+  /**
+   * The interface a packet came in on, with its addresses. Addresses are read
+   * again when they may have changed: at most once a second when the
+   * interface had none (a link without carrier at start shows no address),
+   * and every 30 s otherwise, so renumbering needs no restart.
+   */
+  private interfaceFor(name: string): InterfaceInfo | undefined {
+    const iface = this.interfaces.get(name);
+    if (iface === undefined) return undefined;
+    const age = Date.now() - this.addressesReadAt;
+    if (age > 30_000 || (iface.addresses.length === 0 && age > 1_000)) {
+      this.refreshInterfaces();
+      return this.interfaces.get(name);
+    }
+    return iface;
   }
 
   private async openTransport(): Promise<void> {
@@ -139,7 +158,7 @@ export class DhcpServer {
       throw err;
     }
     this.metrics.received.inc({ type: typeLabel(messageTypeOf(req)) });
-    const iface = this.interfaces.get(ifaceName);
+    const iface = this.interfaceFor(ifaceName);
     if (iface === undefined) {
       this.metrics.dropped.inc({ reason: 'unknown_interface' });
       return;

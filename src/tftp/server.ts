@@ -88,6 +88,9 @@ interface Transfer {
   dallying: boolean;
   countedBytes: number;
   countedResends: number;
+  /** Sends not yet handed to the kernel: closing the socket would cancel them (a final ERROR among them). */
+  pendingSends: number;
+  closing: boolean;
 }
 
 function errorCodeOf(packet: Buffer): number | undefined {
@@ -267,14 +270,11 @@ export class TftpServer {
     this.stopped = true;
     if (this.main !== undefined) closeSocket(this.main);
     this.main = undefined;
-    const open = [...this.transfers];
-    for (const t of open) {
+    for (const t of [...this.transfers]) {
       if (!t.finished) this.sendPacket(t, encodeError(TftpErrorCode.NOT_DEFINED, 'server shutting down'));
       this.finish(t, 'failed', 'shutdown');
+      this.closeTransfer(t);
     }
-    // Closing a socket cancels its queued sends: let the ERRORs leave first.
-    if (open.length > 0) await new Promise((resolve) => setImmediate(resolve));
-    for (const t of open) this.closeTransfer(t);
   }
 
   // -------------------------------------------------------------------------
@@ -619,6 +619,8 @@ export class TftpServer {
       dallying: false,
       countedBytes: 0,
       countedResends: 0,
+      pendingSends: 0,
+      closing: false,
     };
     socket.on('message', (msg, from) => this.onTransferPacket(t, msg, from));
     socket.on('error', (err) => this.log.warn({ err, client: key }, 'tftp transfer socket error'));
@@ -701,9 +703,12 @@ export class TftpServer {
       t.record.errorCode = code;
     }
     const s = t.session;
+    t.pendingSends++;
     t.socket.send(packet, t.record.clientPort, t.record.clientIp, (err) => {
+      t.pendingSends--;
       if (s instanceof ReadSession) s.onSent(packet);
       if (err !== null && err !== undefined && !t.finished) this.log.debug({ err, client: t.key }, 'tftp send failed');
+      if (t.closing && t.pendingSends === 0) closeSocket(t.socket);
     });
   }
 
@@ -820,7 +825,8 @@ export class TftpServer {
     t.timer = undefined;
     t.dallying = false;
     if (!this.transfers.delete(t)) return;
-    closeSocket(t.socket);
+    t.closing = true;
+    if (t.pendingSends === 0) closeSocket(t.socket);
   }
 }
 

@@ -5,11 +5,13 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { Dcplane } from '../../src/app.js';
 import { applyDefaults } from '../../src/config/defaults.js';
 import type { TftpConfig } from '../../src/config/types.js';
 import { TftpServer } from '../../src/tftp/server.js';
@@ -505,5 +507,81 @@ describe('TftpServer on loopback', () => {
     assert.deepEqual(bye.op === 'ERROR' && bye.code, 0);
     assert.equal(bye.from.port, d1.from.port);
     await c.close();
+  });
+});
+
+describe('dcplane with tftp.enabled', () => {
+  let dir: string;
+  before(() => {
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'dcplane-tftp-app-')));
+    mkdirSync(join(dir, 'root'));
+    writeFileSync(join(dir, 'root', 'pxelinux.0'), 'pxe');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  async function freePort(): Promise<number> {
+    const s = createServer();
+    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    const port = (s.address() as { port: number }).port;
+    await new Promise((resolve) => s.close(resolve));
+    return port;
+  }
+
+  it('serves TFTP, says "tftp ready", reports it running in health and lists transfers over the API', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const apiPort = await freePort();
+    const url = 'http://10.77.0.1:8080/menu.ipxe';
+    const config = applyDefaults({
+      data_dir: join(dir, 'data'),
+      api: { listen: `127.0.0.1:${apiPort}` },
+      dhcp: { boot: { ipxe: url } },
+      tftp: { enabled: true, listen: '127.0.0.1:0', root: join(dir, 'root') },
+    });
+    const app = await Dcplane.start(config, pino({ level: 'info' }, sink));
+    try {
+      const ready = logs.find((l) => l.msg === 'tftp ready');
+      assert.ok(ready, 'a "tftp ready" line');
+      assert.equal(ready.listen, '127.0.0.1:0');
+      assert.equal(ready.root, join(dir, 'root'));
+      const port = Number(ready.port);
+      const health = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/health`)).json()) as { services: Record<string, string> };
+      assert.deepEqual(health.services, { dhcp: 'disabled', tftp: 'running' });
+
+      assert.equal((await download(port, 'pxelinux.0')).data.toString(), 'pxe');
+      const script = (await download(port, 'default.ipxe')).data.toString();
+      assert.ok(script.includes(`chain --autofree ${url}`), 'built-ins chain to dhcp.boot.ipxe');
+      await until(() => logs.filter((l) => l.msg === 'tftp transfer').length === 2);
+
+      const list = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/tftp/transfers?limit=1`)).json()) as {
+        count: number;
+        next: string | null;
+        previous: string | null;
+        results: Array<Record<string, unknown>>;
+      };
+      assert.equal(list.count, 2);
+      assert.equal(list.previous, null);
+      assert.equal(list.next, '/api/v1/tftp/transfers?limit=1&offset=1');
+      assert.equal(list.results[0]?.file, 'default.ipxe', 'newest first');
+      assert.equal(list.results[0]?.state, 'completed');
+      assert.equal(list.results[0]?.source, 'builtin');
+      const active = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/tftp/transfers?state=active`)).json()) as { count: number };
+      assert.equal(active.count, 0);
+      const bad = await fetch(`http://127.0.0.1:${apiPort}/api/v1/tftp/transfers?state=bogus`);
+      assert.equal(bad.status, 400);
+
+      const other = 'http://10.77.0.2/next.ipxe';
+      await app.reload(applyDefaults({ ...config, dhcp: { boot: { ipxe: other } } }));
+      assert.ok((await download(port, 'default.ipxe')).data.toString().includes(other), 'a reload rebuilds the built-ins');
+      const prom = await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/metrics/prometheus`)).text();
+      assert.match(prom, /^dcplane_tftp_transfers_total\{direction="read",outcome="completed"\} 3$/m);
+    } finally {
+      await app.stop();
+    }
   });
 });

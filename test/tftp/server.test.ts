@@ -14,6 +14,7 @@ import { Registry } from 'prom-client';
 import { Dcplane } from '../../src/app.js';
 import { applyDefaults } from '../../src/config/defaults.js';
 import type { TftpConfig } from '../../src/config/types.js';
+import { TftpJailErrorCode } from '../../src/tftp/jail.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { RawClient, ack, data, download, errorPacket, rrq, wrq } from './raw-client.js';
 
@@ -491,6 +492,34 @@ describe('TftpServer on loopback', () => {
     assert.equal(got.error, undefined);
     assert.equal(got.blocks, 65541);
     assert.ok(got.data.equals(content));
+  });
+
+  it('reloads: a bad root is refused and the old one kept; a new root, ACL and listen address apply', async () => {
+    const r = await start();
+    file('where.txt', 'old root');
+    const other = join(base, 'other-root');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'where.txt'), 'new root');
+    const cfg = (t: TftpConfig) => applyDefaults({ tftp: { enabled: true, listen: '127.0.0.1:0', root, ...t } }).tftp;
+    await assert.rejects(r.server.reload(cfg({ root: join(base, 'missing') })), (e: { code?: string }) => e.code === TftpJailErrorCode.ROOT_UNUSABLE);
+    assert.equal((await download(r.server.port, 'where.txt')).data.toString(), 'old root');
+    await r.server.reload(cfg({ root: other, deny: ['10.0.0.0/8'] }));
+    assert.equal((await download(r.server.port, 'where.txt')).data.toString(), 'new root');
+    await r.server.reload(cfg({ root: other, deny: ['127.0.0.0/8'] }));
+    assert.deepEqual((await download(r.server.port, 'where.txt')).error, { code: 2, message: 'access violation' });
+    const before = r.server.port;
+    await r.server.reload(cfg({ root: other, listen: '127.0.0.2:0' }));
+    assert.notEqual(r.server.port, 0);
+    const c = await RawClient.open();
+    c.send(rrq('where.txt'), before);
+    assert.equal(await c.quiet(200), undefined, 'the old request socket is closed');
+    c.send(rrq('where.txt'), r.server.port, '127.0.0.2');
+    const d = await c.next();
+    assert.equal(d.op === 'DATA' && d.data.toString(), 'new root');
+    assert.equal(d.from.address, '127.0.0.2', 'the transfer port is on the listen address');
+    await c.close();
+    assert.equal(await metric(r.registry, 'dcplane_tftp_reloads_total', { result: 'error' }), 1);
+    assert.equal(await metric(r.registry, 'dcplane_tftp_reloads_total', { result: 'ok' }), 3);
   });
 
   it('lists running and recent transfers; stop ends running ones with ERROR 0', async () => {

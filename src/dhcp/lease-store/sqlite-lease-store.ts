@@ -46,6 +46,9 @@ export interface SqliteLeaseStoreOptions {
 
 export const LEASE_DB_FILE = 'leases.sqlite3';
 
+/** Committed apply() calls resolved per event-loop turn (see releaseAcks). */
+const ACK_SLICE = 64;
+
 const PERSISTED_STATES: readonly LeaseState[] = ['active', 'released', 'expired', 'declined'];
 const PERSISTED_SET: ReadonlySet<string> = new Set(PERSISTED_STATES);
 
@@ -200,6 +203,10 @@ export class SqliteLeaseStore implements LeaseStore {
   /** close() asked the writer to stop: its exit is not a death. */
   private stoppingWriter = false;
   private idleWaiters: (() => void)[] = [];
+  /** Resolvers of committed apply() calls not yet called: a big batch is released a slice per turn (releaseAcks). */
+  private acked: (() => void)[] = [];
+  private ackedHead = 0;
+  private ackTimer: NodeJS.Immediate | undefined;
   private readonly counters = {
     commits: 0,
     failedCommits: 0,
@@ -499,7 +506,8 @@ export class SqliteLeaseStore implements LeaseStore {
       c.changesWritten += rows;
       c.lastBatchSize = rows;
       if (rows > c.maxBatchSize) c.maxBatchSize = rows;
-      for (const w of batch.waiters) w.resolve();
+      for (const w of batch.waiters) this.acked.push(w.resolve);
+      if (this.ackTimer === undefined) this.releaseAcks();
       this.emit({ ok: true, rows, callers: batch.waiters.length, durationMs: m.durationMs });
     } else {
       const code = m.error.code;
@@ -574,8 +582,30 @@ export class SqliteLeaseStore implements LeaseStore {
     this.notifyIfIdle();
   }
 
+  /**
+   * Resolves committed apply() calls, ACK_SLICE per event-loop turn, oldest
+   * first. Each resolution sends a reply; a batch that grew during a slow
+   * commit holds hundreds, and sending them in one go would hold every packet
+   * that arrives meanwhile (DISCOVERs that need no disk) and overflow the
+   * receive buffer of a relay or client at the other end. Between slices the
+   * loop reads packets again.
+   */
+  private releaseAcks(): void {
+    this.ackTimer = undefined;
+    const acked = this.acked;
+    const end = Math.min(acked.length, this.ackedHead + ACK_SLICE);
+    while (this.ackedHead < end) (acked[this.ackedHead++] as () => void)();
+    if (this.ackedHead < acked.length) {
+      this.ackTimer = setImmediate(() => this.releaseAcks());
+      return;
+    }
+    this.acked = [];
+    this.ackedHead = 0;
+    this.notifyIfIdle();
+  }
+
   private notifyIfIdle(): void {
-    if (this.inFlight !== undefined || this.pending !== undefined) return;
+    if (this.inFlight !== undefined || this.pending !== undefined || this.ackTimer !== undefined) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();

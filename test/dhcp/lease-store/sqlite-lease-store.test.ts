@@ -318,6 +318,22 @@ describe('SqliteLeaseStore', () => {
       assert.deepEqual([...diskRows(dir).keys()].sort((a, b) => a - b), [1, 10, 11, 12, 13]);
     });
 
+    it('releases a big batch\'s promises a slice per event-loop turn, oldest first, all before close() resolves', async () => {
+      const s = await SqliteLeaseStore.open({ dataDir: tempDir() });
+      const order: number[] = [];
+      let atNextTurn: number | undefined;
+      s.onCommit(() => setImmediate(() => (atNextTurn = order.length)));
+      const all: Promise<void>[] = [];
+      for (let i = 0; i < 1000; i++) all.push(s.apply([up(lease({ ip: i }))]).then(() => void order.push(i)));
+      await s.close();
+      assert.equal(s.stats().commits, 1);
+      assert.equal(order.length, 1000);
+      assert.deepEqual(order, [...order].sort((a, b) => a - b));
+      // Packets read between slices are not held behind a thousand replies.
+      assert.ok(atNextTurn !== undefined && atNextTurn > 0 && atNextTurn < 1000, `${atNextTurn} resolved by the next turn`);
+      await Promise.all(all);
+    });
+
     it('dies loudly: a killed writer rejects every waiting apply() with LEASE_ERR_WRITER_DIED, rolls memory back and refuses further writes', async () => {
       const dir = tempDir();
       const s = await SqliteLeaseStore.open({ dataDir: dir, busyTimeoutMs: 30_000 });

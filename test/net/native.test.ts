@@ -99,7 +99,9 @@ describe('native addon', () => {
       mkdirSync(join(dir, 'src', 'common'), { recursive: true });
       writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
       copyFileSync(join(here, '..', '..', 'src', 'net', `native${ext}`), join(dir, 'src', 'net', `native${ext}`));
-      copyFileSync(join(here, '..', '..', 'src', 'common', `errors${ext}`), join(dir, 'src', 'common', `errors${ext}`));
+      for (const f of ['errors', 'package-root']) {
+        copyFileSync(join(here, '..', '..', 'src', 'common', `${f}${ext}`), join(dir, 'src', 'common', `${f}${ext}`));
+      }
       const script = `import { loadNative } from ${JSON.stringify(join(dir, 'src', 'net', `native${ext}`))};
         try { loadNative(); console.log('loaded'); } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
       const loader = ext === '.ts' ? ['--import', import.meta.resolve('tsx')] : [];

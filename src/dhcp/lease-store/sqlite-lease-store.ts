@@ -160,7 +160,8 @@ function writerScript(): { readonly script: string | URL; readonly evalCode: boo
  * one fsync per lease. One batch in flight, not two: the writer has one
  * connection and commits one transaction at a time anyway, and a second
  * batch in flight would only be a second queue, with rollback across two
- * unsettled batches for no throughput gained.
+ * unsettled batches for no throughput gained. A committed batch's promises
+ * are released a slice per turn (releaseAcks).
  *
  * Failure: when a commit throws, the transaction is rolled back, every
  * promise of the batch rejects with LEASE_ERR_COMMIT_FAILED (the server sends
@@ -181,7 +182,8 @@ function writerScript(): { readonly script: string | URL; readonly evalCode: boo
  * the writer thread inside the commit that crosses the mark; that batch's
  * ACKs wait for it, packets do not, and the next batch grows meanwhile. With
  * no other long-lived reader the checkpoint completes and the WAL restarts,
- * so it stays near 4 MiB under constant load.
+ * so it stays at a few MiB under constant load (the WAL test: under 7 MiB
+ * where 150 commits without checkpoints leave over 400 MiB).
  */
 export class SqliteLeaseStore implements LeaseStore {
   readonly path: string;

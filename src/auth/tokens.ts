@@ -264,7 +264,11 @@ export async function refreshTokens(
     await store.revokeRefreshFamily(record.family_id, now);
     throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'the user of this refresh token no longer exists');
   }
-  return issueTokenPair(store, user, config, now, record.family_id);
+  const pair = await issueTokenPair(store, user, config, now, record.family_id);
+  // A concurrent reuse may have revoked the family between our spend and the
+  // save of the new token, missing it: look again now that it is stored.
+  if ((await store.findRefreshToken(hash))?.revoked_at !== null) await reused();
+  return pair;
 }
 
 /** Logout: revokes the token's family. Unknown or malformed tokens are ignored (logout is idempotent). */

@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import type { AuthStore, RefreshTokenRecord } from '../../src/auth/store.js';
 

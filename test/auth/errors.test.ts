@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { DcplaneError } from '../../src/common/errors.js';
 import { AUTH_ERROR_HTTP_STATUS, AuthError, AuthErrorCode, isAuthError } from '../../src/auth/errors.js';

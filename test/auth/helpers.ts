@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { PasswordHasher } from '../../src/auth/passwords.js';
 import type { AuthErrorCode } from '../../src/auth/errors.js';
 import { AuthError } from '../../src/auth/errors.js';

@@ -1,4 +1,4 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { AuthErrorCode } from '../../src/auth/errors.js';
 import { PASSWORD_MAX_LENGTH, PRODUCTION_ARGON2, PasswordHasher, checkPasswordPolicy } from '../../src/auth/passwords.js';

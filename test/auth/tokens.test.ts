@@ -1,5 +1,6 @@
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
+import type * as NodeCrypto from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -265,7 +266,7 @@ describe('API tokens', () => {
     const wrong = `${token.slice(0, -1)}${last}`;
 
     const require = createRequire(import.meta.url);
-    const cryptoCjs = require('node:crypto') as typeof import('node:crypto');
+    const cryptoCjs = require('node:crypto') as typeof NodeCrypto;
     const spy = t.mock.method(cryptoCjs, 'timingSafeEqual');
     syncBuiltinESMExports();
     try {

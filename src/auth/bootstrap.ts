@@ -52,7 +52,7 @@ export async function bootstrapAdmin(options: BootstrapOptions): Promise<Bootstr
       username,
       password_hash: await hasher.hash(fromEnv),
       role: 'admin',
-      tenant_ids: null,
+      tenant_ids: [],
     });
     return { created: true, user, source: 'env' };
   }
@@ -69,7 +69,7 @@ export async function bootstrapAdmin(options: BootstrapOptions): Promise<Bootstr
     username,
     password_hash: await hasher.hash(password),
     role: 'admin',
-    tenant_ids: null,
+    tenant_ids: [],
   });
   return { created: true, user, source: 'generated', passwordFile };
 }

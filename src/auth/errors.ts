@@ -8,6 +8,7 @@ import { DcplaneError } from '../common/errors.js';
  * | code | status | when |
  * | --- | --- | --- |
  * | AUTH_ERR_INVALID_CREDENTIALS | 401 | unknown user or wrong password (the two are not told apart) |
+ * | AUTH_ERR_ACCOUNT_DISABLED | 403 | right password, but the account is disabled (`is_active` false) |
  * | AUTH_ERR_ACCOUNT_LOCKED | 423 | too many failed logins; `retryAfterSeconds` says when to try again |
  * | AUTH_ERR_RATE_LIMITED | 429 | too many login attempts from one source address; `retryAfterSeconds` set |
  * | AUTH_ERR_OTP_REQUIRED | 401 | password right, the user has TOTP on, and no code was sent |
@@ -17,7 +18,7 @@ import { DcplaneError } from '../common/errors.js';
  * | AUTH_ERR_TOKEN_MISSING | 401 | no `Authorization: Bearer …` header |
  * | AUTH_ERR_TOKEN_INVALID | 401 | malformed, badly signed, unknown, or of the wrong type |
  * | AUTH_ERR_TOKEN_EXPIRED | 401 | a well-formed token past its expiry |
- * | AUTH_ERR_TOKEN_REVOKED | 401 | a revoked API token, or a refresh token whose family was revoked (logout or reuse) |
+ * | AUTH_ERR_TOKEN_REVOKED | 401 | a revoked API token, a refresh token whose family was revoked (logout or reuse), or either of a deleted or disabled user |
  * | AUTH_ERR_FORBIDDEN | 403 | the principal's role does not allow the action on the resource |
  * | AUTH_ERR_TOKEN_READ_ONLY | 403 | a write with a read-only API token |
  * | AUTH_ERR_WEAK_PASSWORD | 422 | a password the policy refuses; `reason` says which rule |
@@ -26,6 +27,7 @@ import { DcplaneError } from '../common/errors.js';
 export const AuthErrorCode = {
   INVALID_CREDENTIALS: 'AUTH_ERR_INVALID_CREDENTIALS',
   ACCOUNT_LOCKED: 'AUTH_ERR_ACCOUNT_LOCKED',
+  ACCOUNT_DISABLED: 'AUTH_ERR_ACCOUNT_DISABLED',
   RATE_LIMITED: 'AUTH_ERR_RATE_LIMITED',
   OTP_REQUIRED: 'AUTH_ERR_OTP_REQUIRED',
   OTP_INVALID: 'AUTH_ERR_OTP_INVALID',
@@ -46,6 +48,7 @@ export type AuthErrorCode = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];
 export const AUTH_ERROR_HTTP_STATUS = {
   AUTH_ERR_INVALID_CREDENTIALS: 401,
   AUTH_ERR_ACCOUNT_LOCKED: 423,
+  AUTH_ERR_ACCOUNT_DISABLED: 403,
   AUTH_ERR_RATE_LIMITED: 429,
   AUTH_ERR_OTP_REQUIRED: 401,
   AUTH_ERR_OTP_INVALID: 401,

@@ -52,14 +52,15 @@ function invalidCredentials(): AuthError {
 /**
  * Password login (`POST /api/v1/auth/token`). In order:
  * 1. one attempt from the source address's bucket (AUTH_ERR_RATE_LIMITED);
- * 2. an unknown user costs one argon2 verify against a dummy hash, so response
+ * 2. an unknown user (or one without a password) costs one argon2 verify against a dummy hash, so response
  *    time does not say whether the name exists (AUTH_ERR_INVALID_CREDENTIALS);
  * 3. a locked account is refused before its password is checked (AUTH_ERR_ACCOUNT_LOCKED);
  * 4. a wrong password counts a failure and may lock (AUTH_ERR_INVALID_CREDENTIALS);
- * 5. with TOTP on: no code → AUTH_ERR_OTP_REQUIRED (not a failure: the password
+ * 5. a disabled account is refused (AUTH_ERR_ACCOUNT_DISABLED);
+ * 6. with TOTP on: no code → AUTH_ERR_OTP_REQUIRED (not a failure: the password
  *    was right and the client must now ask for the code); a wrong or replayed
  *    code counts a failure, so codes cannot be guessed faster than passwords;
- * 6. success resets the failures, records last_login, upgrades a hash made with
+ * 7. success resets the failures, records last_login, upgrades a hash made with
  *    old argon2 parameters, and returns a new token pair.
  */
 export async function login(
@@ -79,7 +80,7 @@ export async function login(
 
   const { username, password, otp } = request;
   const user = username === '' ? undefined : await store.getUserByUsername(username);
-  if (user === undefined) {
+  if (user === undefined || user.password_hash === null) {
     await options.hasher.dummyVerify(password);
     throw invalidCredentials();
   }
@@ -94,6 +95,9 @@ export async function login(
     await recordFailure(store, user, now, policy);
     throw invalidCredentials();
   }
+
+  // Said only to someone who knows the password, so it reveals nothing to a guesser.
+  if (!user.is_active) throw new AuthError(AuthErrorCode.ACCOUNT_DISABLED, 'account disabled');
 
   if (user.totp_enabled) {
     if (otp === undefined || otp.trim() === '') {

@@ -77,11 +77,11 @@ export function authorize(principal: Subject, action: Action, resource: string):
 
 /**
  * The tenants whose objects the principal sees, for a `WHERE tenant_id IN (…)`:
- * undefined means no restriction (admins and unscoped users). A scoped user
+ * undefined means no restriction (admins, and users with no tenants). A scoped user
  * sees only objects of their tenants; objects without a tenant are not theirs.
  */
 export function tenantFilter(principal: Subject): readonly TenantId[] | undefined {
-  if (principal.role === 'admin' || principal.tenants === null) return undefined;
+  if (principal.role === 'admin' || principal.tenants.length === 0) return undefined;
   return [...principal.tenants];
 }
 

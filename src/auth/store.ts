@@ -1,8 +1,9 @@
 /**
  * What the auth core needs from storage. The database layer implements it
  * over the `users`, `refresh_tokens` and `api_tokens` tables; field names are
- * the column names (snake_case, as in the API). Timestamps are `Date`s; the
- * SQLite backend converts them to and from its column type.
+ * the column names (snake_case, as in the API). Timestamps are `Date`s (the
+ * tables hold ISO-8601 text; the backend converts). Rows may carry more
+ * columns than listed here (email, created_at, version…); auth ignores them.
  *
  * Methods whose doc says "atomically" are compare-and-set operations: two
  * concurrent calls must not both succeed, or replay and reuse detection break
@@ -24,15 +25,16 @@ export type TenantId = number;
 export interface UserRecord {
   readonly id: UserId;
   readonly username: string;
-  /** An argon2 PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`). */
-  readonly password_hash: string;
+  /** An argon2 PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`); null: no password login. */
+  readonly password_hash: string | null;
   readonly role: Role;
   /**
-   * The tenants the user is scoped to. `null`: not scoped, sees every tenant's
-   * objects. An empty list is a scoped user who sees no tenant's objects.
-   * Ignored for admins, who always see everything.
+   * The tenants the user is scoped to; empty: not scoped, sees every tenant's
+   * objects. Ignored for admins, who always see everything.
    */
-  readonly tenant_ids: readonly TenantId[] | null;
+  readonly tenant_ids: readonly TenantId[];
+  /** False: the account is disabled; it cannot log in, refresh, or use its API tokens. */
+  readonly is_active: boolean;
   /** Base32 TOTP secret; set (with `totp_enabled` false) between enrolment and confirmation. */
   readonly totp_secret: string | null;
   readonly totp_enabled: boolean;
@@ -47,7 +49,7 @@ export interface NewUser {
   readonly username: string;
   readonly password_hash: string;
   readonly role: Role;
-  readonly tenant_ids: readonly TenantId[] | null;
+  readonly tenant_ids: readonly TenantId[];
 }
 
 export interface LoginState {
@@ -74,7 +76,7 @@ export interface RefreshTokenRecord {
 export interface ApiTokenRecord {
   readonly id: number;
   readonly user_id: UserId;
-  readonly name: string;
+  readonly description: string | null;
   /** The public part of the token (`dcp_<prefix>_…`), unique, shown in listings. */
   readonly prefix: string;
   /** Lower-case hex SHA-256 of the whole token string. */
@@ -92,7 +94,7 @@ export interface AuthStore {
   /** Exact match; whether usernames are case-insensitive is the backend's unique index's choice. */
   getUserByUsername(username: string): Promise<UserRecord | undefined>;
   getUserById(id: UserId): Promise<UserRecord | undefined>;
-  /** Inserts a user with no TOTP, no failed logins. Rejects when the username exists. */
+  /** Inserts an active user with no TOTP, no failed logins. Rejects when the username exists. */
   createUser(user: NewUser): Promise<UserRecord>;
   /** Users whose role is `admin`. */
   countAdmins(): Promise<number>;

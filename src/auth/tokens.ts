@@ -11,8 +11,8 @@ export interface Principal {
   readonly userId: UserId;
   readonly username: string;
   readonly role: Role;
-  /** `null`: every tenant (see UserRecord.tenant_ids). */
-  readonly tenants: readonly TenantId[] | null;
+  /** Empty: not scoped to tenants (see UserRecord.tenant_ids). */
+  readonly tenants: readonly TenantId[];
   /** True for a read-only API token: such a principal never writes, whatever its role. */
   readonly readOnly: boolean;
   readonly via: 'jwt' | 'api_token';
@@ -145,7 +145,7 @@ export async function issueAccessToken(
   const token = await new SignJWT({
     username: user.username,
     role: user.role,
-    tenants: user.tenant_ids === null ? null : [...user.tenant_ids],
+    tenants: [...user.tenant_ids],
     type: 'access',
   })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -185,7 +185,7 @@ export async function verifyAccessToken(token: string, config: TokenConfig, now:
   if (typeof sub !== 'string' || !/^[1-9][0-9]{0,15}$/.test(sub) || !Number.isSafeInteger(Number(sub))) {
     throw invalid('access token subject is not a user id');
   }
-  if (typeof username !== 'string' || !isRole(role) || !(tenants === null || isTenantList(tenants))) {
+  if (typeof username !== 'string' || !isRole(role) || !isTenantList(tenants)) {
     throw invalid('access token claims are malformed');
   }
   return { userId: Number(sub), username, role, tenants, readOnly: false, via: 'jwt' };
@@ -260,9 +260,9 @@ export async function refreshTokens(
   // Losing this race means another request spent the token between our read and now: reuse as well.
   if (!(await store.markRefreshTokenUsed(hash, now))) await reused();
   const user = await store.getUserById(record.user_id);
-  if (user === undefined) {
+  if (user === undefined || !user.is_active) {
     await store.revokeRefreshFamily(record.family_id, now);
-    throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'the user of this refresh token no longer exists');
+    throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'the user of this refresh token is gone or disabled');
   }
   const pair = await issueTokenPair(store, user, config, now, record.family_id);
   // A concurrent reuse may have revoked the family between our spend and the
@@ -284,7 +284,7 @@ export async function revokeRefreshToken(refreshToken: string, store: AuthStore,
 const API_TOKEN_RE = /^dcp_([a-z2-7]{10})_([a-z2-7]{52})$/;
 
 export interface CreateApiTokenOptions {
-  readonly name: string;
+  readonly description?: string | null;
   readonly read_only: boolean;
   readonly expires_at?: Date | null;
 }
@@ -306,7 +306,7 @@ export async function createApiToken(
     const token = `dcp_${prefix}_${base32(randomBytes(32))}`;
     const record = await store.saveApiToken({
       user_id: userId,
-      name: options.name,
+      description: options.description ?? null,
       prefix,
       token_hash: sha256Hex(token),
       read_only: options.read_only,
@@ -336,7 +336,9 @@ export async function verifyApiToken(token: string, store: AuthStore, now: Date)
     throw new AuthError(AuthErrorCode.TOKEN_EXPIRED, 'API token expired');
   }
   const user = await store.getUserById(record.user_id);
-  if (user === undefined) throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'the user of this API token no longer exists');
+  if (user === undefined || !user.is_active) {
+    throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'the user of this API token is gone or disabled');
+  }
   if (record.last_used_at === null || now.getTime() - record.last_used_at.getTime() >= API_TOKEN_TOUCH_INTERVAL_MS) {
     await store.touchApiToken(record.id, now);
   }

@@ -15,7 +15,7 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
     username,
     password_hash: '$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhh',
     role,
-    tenant_ids: null,
+    tenant_ids: [],
   });
   const refresh = (hash: string, family: string, userId: number): RefreshTokenRecord => ({
     token_hash: hash,
@@ -39,6 +39,7 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
       assert.equal(u.totp_secret, null);
       assert.equal(u.totp_enabled, false);
       assert.equal(u.totp_last_step, null);
+      assert.equal(u.is_active, true);
       assert.deepEqual(await s.getUserById(u.id), u);
       assert.deepEqual(await s.getUserByUsername('alice'), u);
       assert.equal(await s.getUserByUsername('bob'), undefined);
@@ -52,12 +53,10 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
       assert.equal(await s.countAdmins(), 0);
     });
 
-    it('keeps tenant_ids null, empty and non-empty apart', async () => {
+    it('keeps tenant_ids, empty or not', async () => {
       const s = await fresh();
-      const a = await s.createUser({ ...newUser('a'), tenant_ids: null });
       const b = await s.createUser({ ...newUser('b'), tenant_ids: [] });
       const c = await s.createUser({ ...newUser('c'), tenant_ids: [3, 7] });
-      assert.equal((await s.getUserById(a.id))?.tenant_ids, null);
       assert.deepEqual((await s.getUserById(b.id))?.tenant_ids, []);
       assert.deepEqual((await s.getUserById(c.id))?.tenant_ids, [3, 7]);
     });
@@ -140,14 +139,14 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
       const u = await s.createUser(newUser('alice'));
       const base = {
         user_id: u.id,
-        name: 'ci',
+        description: 'ci' as string | null,
         token_hash: 'ab'.repeat(32),
         read_only: true,
         expires_at: at(86400),
         created_at: t0,
       };
       const a = await s.saveApiToken({ ...base, prefix: 'aaaaaaaaaa' });
-      const b = await s.saveApiToken({ ...base, prefix: 'bbbbbbbbbb', read_only: false, expires_at: null });
+      const b = await s.saveApiToken({ ...base, prefix: 'bbbbbbbbbb', read_only: false, expires_at: null, description: null });
       assert.notEqual(a.id, b.id);
       assert.equal(a.last_used_at, null);
       assert.equal(a.revoked_at, null);
@@ -156,6 +155,8 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
       assert.equal(found?.id, b.id);
       assert.equal(found?.read_only, false);
       assert.equal(found?.expires_at, null);
+      assert.equal(found?.description, null);
+      assert.equal((await s.findApiTokenByPrefix('aaaaaaaaaa'))?.description, 'ci');
       assert.equal((await s.findApiTokenByPrefix('aaaaaaaaaa'))?.expires_at?.getTime(), at(86400).getTime());
       assert.equal(await s.findApiTokenByPrefix('cccccccccc'), undefined);
       await s.touchApiToken(a.id, at(7));

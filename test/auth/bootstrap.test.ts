@@ -39,8 +39,9 @@ describe('first admin bootstrap', () => {
 
     const admin = await store.getUserByUsername('admin');
     assert.equal(admin?.role, 'admin');
-    assert.equal(admin?.tenant_ids, null);
-    assert.ok(admin && (await hasher.verify(admin.password_hash, password)));
+    assert.deepEqual(admin?.tenant_ids, []);
+    assert.ok(admin?.password_hash);
+    assert.ok(await hasher.verify(admin.password_hash, password));
     assert.ok(!admin.password_hash.includes(password));
 
     // Idempotent: a second start creates nothing, prints nothing, keeps the file.
@@ -76,7 +77,8 @@ describe('first admin bootstrap', () => {
     assert.equal(lines.length, 0);
     await assert.rejects(stat(join(dataDir, 'initial-admin-password')), { code: 'ENOENT' });
     const u = await store.getUserByUsername('root');
-    assert.ok(u && (await hasher.verify(u.password_hash, 'a long operator-chosen passphrase')));
+    assert.ok(u?.password_hash);
+    assert.ok(await hasher.verify(u.password_hash, 'a long operator-chosen passphrase'));
   });
 
   it('refuses a weak DCPLANE_ADMIN_PASSWORD and creates nobody', async () => {
@@ -97,7 +99,7 @@ describe('first admin bootstrap', () => {
 
   it('does nothing when an admin exists, whatever the environment says', async () => {
     const { store, hasher, dataDir } = fresh();
-    await store.createUser({ username: 'ops-admin', password_hash: 'x', role: 'admin', tenant_ids: null });
+    await store.createUser({ username: 'ops-admin', password_hash: 'x', role: 'admin', tenant_ids: [] });
     const r = await bootstrapAdmin({ store, hasher, dataDir, env: { [ADMIN_PASSWORD_ENV]: 'weak' }, print: () => undefined });
     assert.deepEqual(r, { created: false });
     assert.equal(store.users.size, 1);

@@ -69,7 +69,7 @@ describe('login', () => {
   it('an unknown user takes about as long as a wrong password (production argon2 parameters)', async () => {
     const store = new MemoryAuthStore();
     const hasher = new PasswordHasher();
-    await store.createUser({ username: 'alice', password_hash: await hasher.hash(PASSWORD), role: 'viewer', tenant_ids: null });
+    await store.createUser({ username: 'alice', password_hash: await hasher.hash(PASSWORD), role: 'viewer', tenant_ids: [] });
     const options: LoginOptions = {
       hasher,
       tokens: { secret: new Uint8Array(32) },
@@ -136,6 +136,19 @@ describe('login', () => {
     assert.equal((await state()).locked_until, null);
   });
 
+  it('a disabled account is refused once the password is right; a user without a password cannot log in', async () => {
+    const { store, options, user, hasher } = await setup();
+    store.users.set(user.id, { ...user, is_active: false });
+    await rejectsWithCode(login({ username: 'alice', password: 'wrong password' }, IP, store, T0, options), AuthErrorCode.INVALID_CREDENTIALS);
+    const e = await rejectsWithCode(login({ username: 'alice', password: PASSWORD }, IP, store, T0, options), AuthErrorCode.ACCOUNT_DISABLED);
+    assert.equal(e.status, 403);
+    const noPassword = await store.createUser({ username: 'svc', password_hash: 'x', role: 'viewer', tenant_ids: [] });
+    store.users.set(noPassword.id, { ...noPassword, password_hash: null });
+    const dummies = hasher.dummies;
+    await rejectsWithCode(login({ username: 'svc', password: '' }, IP, store, T0, options), AuthErrorCode.INVALID_CREDENTIALS);
+    assert.equal(hasher.dummies, dummies + 1);
+  });
+
   it('rate-limits per source address with 429 and Retry-After, before touching the user', async () => {
     const { store, options, hasher } = await setup({ capacity: 3 });
     for (let i = 0; i < 3; i++) {
@@ -187,10 +200,10 @@ describe('login', () => {
   it('rehashes a password made with old parameters on a successful login', async () => {
     const { store, options, state, hasher } = await setup();
     const stronger = new CountingHasher({ ...TEST_ARGON2, timeCost: 2 });
-    const before = (await state()).password_hash;
+    const before = (await state()).password_hash ?? '';
     assert.equal(stronger.needsRehash(before), true);
     await login({ username: 'alice', password: PASSWORD }, IP, store, T0, { ...options, hasher: stronger });
-    const after1 = (await state()).password_hash;
+    const after1 = (await state()).password_hash ?? '';
     assert.notEqual(after1, before);
     assert.equal(stronger.needsRehash(after1), false);
     assert.equal(await stronger.verify(after1, PASSWORD), true);

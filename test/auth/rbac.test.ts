@@ -7,9 +7,9 @@ import { createApiToken, verifyBearer } from '../../src/auth/tokens.js';
 import { MemoryAuthStore } from './memory-auth-store.js';
 import { T0, throwsWithCode } from './helpers.js';
 
-const admin: Subject = { role: 'admin', readOnly: false, tenants: null };
-const operator: Subject = { role: 'operator', readOnly: false, tenants: null };
-const viewer: Subject = { role: 'viewer', readOnly: false, tenants: null };
+const admin: Subject = { role: 'admin', readOnly: false, tenants: [] };
+const operator: Subject = { role: 'operator', readOnly: false, tenants: [] };
+const viewer: Subject = { role: 'viewer', readOnly: false, tenants: [] };
 
 describe('rbac: can', () => {
   const inventory = ['servers', 'racks', 'datacenters', 'network/devices', 'vms', 'containers', 'storage'];
@@ -59,7 +59,7 @@ describe('rbac: can', () => {
 
   it('read-only principals never write or administer, whatever the role', () => {
     for (const role of ['admin', 'operator', 'viewer'] as const) {
-      const ro: Subject = { role, readOnly: true, tenants: null };
+      const ro: Subject = { role, readOnly: true, tenants: [] };
       assert.equal(can(ro, 'read', 'servers'), true);
       assert.equal(can(ro, 'write', 'servers'), false);
       assert.equal(can(ro, 'write', 'me'), false);
@@ -79,9 +79,9 @@ describe('rbac: can', () => {
 
   it('a read-only API token of an admin, through verifyBearer, reads but cannot write', async () => {
     const store = new MemoryAuthStore();
-    const user = await store.createUser({ username: 'root', password_hash: 'x', role: 'admin', tenant_ids: null });
-    const ro = await createApiToken(store, user.id, { name: 'monitoring', read_only: true }, T0);
-    const rw = await createApiToken(store, user.id, { name: 'automation', read_only: false }, T0);
+    const user = await store.createUser({ username: 'root', password_hash: 'x', role: 'admin', tenant_ids: [] });
+    const ro = await createApiToken(store, user.id, { description: 'monitoring', read_only: true }, T0);
+    const rw = await createApiToken(store, user.id, { description: 'automation', read_only: false }, T0);
     const config = { secret: new Uint8Array(32) };
     const pro = await verifyBearer(`Bearer ${ro.token}`, store, config, T0);
     const prw = await verifyBearer(`Bearer ${rw.token}`, store, config, T0);
@@ -96,14 +96,13 @@ describe('rbac: can', () => {
 
 describe('rbac: tenant scoping', () => {
   const scoped: Subject = { role: 'operator', readOnly: false, tenants: [3, 8] };
-  const scopedToNone: Subject = { role: 'viewer', readOnly: false, tenants: [] };
 
-  it('tenantFilter: undefined for admins and unscoped users, the list otherwise', () => {
+  it('tenantFilter: undefined for admins and users without tenants, the list otherwise', () => {
     assert.equal(tenantFilter(admin), undefined);
     assert.equal(tenantFilter({ ...admin, tenants: [1] }), undefined, 'admins are global');
     assert.equal(tenantFilter(operator), undefined);
     assert.deepEqual(tenantFilter(scoped), [3, 8]);
-    assert.deepEqual(tenantFilter(scopedToNone), []);
+    assert.deepEqual(tenantFilter({ ...viewer, tenants: [2] }), [2]);
   });
 
   it('canSeeObject: scoped users see their tenants’ objects only, not tenant-less ones', () => {
@@ -112,7 +111,6 @@ describe('rbac: tenant scoping', () => {
     assert.equal(canSeeObject(scoped, 4), false);
     assert.equal(canSeeObject(scoped, null), false);
     assert.equal(canSeeObject(scoped, undefined), false);
-    assert.equal(canSeeObject(scopedToNone, 3), false);
     assert.equal(canSeeObject(operator, 4), true);
     assert.equal(canSeeObject(operator, null), true);
     assert.equal(canSeeObject(admin, 4), true);

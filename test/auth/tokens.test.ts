@@ -31,7 +31,7 @@ const config: TokenConfig = { secret };
 
 async function withUser(
   role: UserRecord['role'] = 'operator',
-  tenant_ids: readonly number[] | null = [4, 9],
+  tenant_ids: readonly number[] = [4, 9],
 ): Promise<{ store: MemoryAuthStore; user: UserRecord }> {
   const store = new MemoryAuthStore();
   const user = await store.createUser({ username: 'alice', password_hash: 'x', role, tenant_ids });
@@ -99,11 +99,11 @@ describe('access tokens', () => {
     await rejectsWithCode(verifyAccessToken(access_token, config, after(900)), AuthErrorCode.TOKEN_EXPIRED);
   });
 
-  it('unscoped users carry tenants null; a custom ttl is honoured', async () => {
-    const { user } = await withUser('admin', null);
+  it('unscoped users carry an empty tenant list; a custom ttl is honoured', async () => {
+    const { user } = await withUser('admin', []);
     const { access_token, expires_in } = await issueAccessToken(user, { secret, accessTtlSeconds: 60 }, T0);
     assert.equal(expires_in, 60);
-    assert.equal((await verifyAccessToken(access_token, config, after(59))).tenants, null);
+    assert.deepEqual((await verifyAccessToken(access_token, config, after(59))).tenants, []);
     await rejectsWithCode(verifyAccessToken(access_token, config, after(60)), AuthErrorCode.TOKEN_EXPIRED);
   });
 
@@ -116,7 +116,7 @@ describe('access tokens', () => {
     const forged = Buffer.from(JSON.stringify({ ...decodeJwt(access_token), role: 'admin' })).toString('base64url');
     await rejectsWithCode(verifyAccessToken(`${h}.${forged}.${s}`, config, T0), AuthErrorCode.TOKEN_INVALID);
 
-    const unsecured = new UnsecuredJWT({ username: 'alice', role: 'admin', tenants: null, type: 'access' })
+    const unsecured = new UnsecuredJWT({ username: 'alice', role: 'admin', tenants: [], type: 'access' })
       .setSubject('1')
       .setIssuer('dcplane')
       .setAudience('dcplane-api')
@@ -132,7 +132,7 @@ describe('access tokens', () => {
         .setAudience('dcplane-api')
         .setExpirationTime(Math.floor(T0.getTime() / 1000) + 60)
         .sign(secret);
-    const good = { username: 'alice', role: 'viewer', tenants: null, type: 'access' };
+    const good = { username: 'alice', role: 'viewer', tenants: [], type: 'access' };
     assert.equal((await verifyAccessToken(await sign(good), config, T0)).role, 'viewer');
     await rejectsWithCode(verifyAccessToken(await sign({ ...good, type: 'refresh' }), config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyAccessToken(await sign({ ...good, role: 'root' }), config, T0), AuthErrorCode.TOKEN_INVALID);
@@ -217,6 +217,15 @@ describe('refresh tokens', () => {
     await rejectsWithCode(refreshTokens(p2.refresh_token, store, config, after(3)), AuthErrorCode.TOKEN_REVOKED);
   });
 
+  it('a disabled user cannot refresh, and the family is revoked', async () => {
+    const { store, user } = await withUser();
+    const pair = await issueTokenPair(store, user, config, T0);
+    store.users.set(user.id, { ...user, is_active: false });
+    await rejectsWithCode(refreshTokens(pair.refresh_token, store, config, after(1)), AuthErrorCode.TOKEN_REVOKED);
+    store.users.set(user.id, { ...user, is_active: true });
+    await rejectsWithCode(refreshTokens(pair.refresh_token, store, config, after(2)), AuthErrorCode.TOKEN_REVOKED);
+  });
+
   it('a refresh picks up the user’s current role and tenants', async () => {
     const { store, user } = await withUser('operator', [1]);
     const pair = await issueTokenPair(store, user, config, T0);
@@ -231,22 +240,22 @@ describe('refresh tokens', () => {
 describe('API tokens', () => {
   it('have the dcp_<prefix>_<secret> shape; only prefix and SHA-256 are stored', async () => {
     const { store, user } = await withUser();
-    const { token, record } = await createApiToken(store, user.id, { name: 'ci', read_only: true }, T0);
+    const { token, record } = await createApiToken(store, user.id, { description: 'ci', read_only: true }, T0);
     assert.match(token, /^dcp_[a-z2-7]{10}_[a-z2-7]{52}$/);
     assert.equal(token.split('_')[1], record.prefix);
     assert.equal(record.token_hash, createHash('sha256').update(token).digest('hex'));
     assert.ok(!JSON.stringify([...store.apiTokens.values()]).includes(token.split('_')[2] as string));
     assert.equal(record.read_only, true);
     assert.equal(record.expires_at, null);
-    assert.equal(record.name, 'ci');
-    const { token: other } = await createApiToken(store, user.id, { name: 'ci2', read_only: false }, T0);
+    assert.equal(record.description, 'ci');
+    const { token: other } = await createApiToken(store, user.id, { description: 'ci2', read_only: false }, T0);
     assert.notEqual(other.split('_')[1], record.prefix);
   });
 
   it('verify to a principal with the user’s role and tenants and the token’s read-only flag', async () => {
     const { store, user } = await withUser('operator', [4]);
-    const ro = await createApiToken(store, user.id, { name: 'ro', read_only: true }, T0);
-    const rw = await createApiToken(store, user.id, { name: 'rw', read_only: false }, T0);
+    const ro = await createApiToken(store, user.id, { description: 'ro', read_only: true }, T0);
+    const rw = await createApiToken(store, user.id, { description: 'rw', read_only: false }, T0);
     assert.deepEqual(await verifyApiToken(ro.token, store, T0), {
       userId: user.id,
       username: 'alice',
@@ -261,7 +270,7 @@ describe('API tokens', () => {
 
   it('a wrong secret behind a real prefix is invalid, compared with crypto.timingSafeEqual', async (t) => {
     const { store, user } = await withUser();
-    const { token } = await createApiToken(store, user.id, { name: 'ci', read_only: false }, T0);
+    const { token } = await createApiToken(store, user.id, { description: 'ci', read_only: false }, T0);
     const last = token.at(-1) === 'a' ? 'b' : 'a';
     const wrong = `${token.slice(0, -1)}${last}`;
 
@@ -287,22 +296,29 @@ describe('API tokens', () => {
 
   it('expire, can be revoked, and die with their user', async () => {
     const { store, user } = await withUser();
-    const exp = await createApiToken(store, user.id, { name: 'e', read_only: false, expires_at: after(3600) }, T0);
+    const exp = await createApiToken(store, user.id, { description: 'e', read_only: false, expires_at: after(3600) }, T0);
     assert.ok(await verifyApiToken(exp.token, store, after(3599)));
     await rejectsWithCode(verifyApiToken(exp.token, store, after(3600)), AuthErrorCode.TOKEN_EXPIRED);
 
-    const rev = await createApiToken(store, user.id, { name: 'r', read_only: false }, T0);
+    const rev = await createApiToken(store, user.id, { description: 'r', read_only: false }, T0);
     store.revokeApiToken(rev.record.id, after(1));
     await rejectsWithCode(verifyApiToken(rev.token, store, after(2)), AuthErrorCode.TOKEN_REVOKED);
 
-    const orphan = await createApiToken(store, user.id, { name: 'o', read_only: false }, T0);
+    const disabled = await createApiToken(store, user.id, { read_only: false }, T0);
+    assert.equal(disabled.record.description, null);
+    store.users.set(user.id, { ...user, is_active: false });
+    await rejectsWithCode(verifyApiToken(disabled.token, store, after(2)), AuthErrorCode.TOKEN_REVOKED);
+    store.users.set(user.id, { ...user, is_active: true });
+    assert.ok(await verifyApiToken(disabled.token, store, after(2)));
+
+    const orphan = await createApiToken(store, user.id, { description: 'o', read_only: false }, T0);
     store.users.delete(user.id);
     await rejectsWithCode(verifyApiToken(orphan.token, store, after(2)), AuthErrorCode.TOKEN_REVOKED);
   });
 
   it('record last use, at most once a minute', async () => {
     const { store, user } = await withUser();
-    const { token, record } = await createApiToken(store, user.id, { name: 'ci', read_only: false }, T0);
+    const { token, record } = await createApiToken(store, user.id, { description: 'ci', read_only: false }, T0);
     const lastUsed = () => store.apiTokens.get(record.id)?.last_used_at?.getTime();
     assert.equal(lastUsed(), undefined);
     await verifyApiToken(token, store, after(10));
@@ -321,7 +337,7 @@ describe('verifyBearer', () => {
     const jwt = await verifyBearer(`Bearer ${access_token}`, store, config, T0);
     assert.equal(jwt.via, 'jwt');
     assert.equal(jwt.userId, user.id);
-    const { token } = await createApiToken(store, user.id, { name: 'ci', read_only: true }, T0);
+    const { token } = await createApiToken(store, user.id, { description: 'ci', read_only: true }, T0);
     const api = await verifyBearer(`bearer ${token}`, store, config, T0);
     assert.equal(api.via, 'api_token');
     assert.equal(api.readOnly, true);
@@ -339,7 +355,7 @@ describe('verifyBearer', () => {
     await rejectsWithCode(verifyBearer('Bearer nonsense', store, config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyBearer(`Bearer ${pair.refresh_token}`, store, config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyBearer(`Bearer ${access_token}`, store, config, after(900)), AuthErrorCode.TOKEN_EXPIRED);
-    const { token, record } = await createApiToken(store, user.id, { name: 'ci', read_only: true }, T0);
+    const { token, record } = await createApiToken(store, user.id, { description: 'ci', read_only: true }, T0);
     store.revokeApiToken(record.id, T0);
     await rejectsWithCode(verifyBearer(`Bearer ${token}`, store, config, T0), AuthErrorCode.TOKEN_REVOKED);
   });

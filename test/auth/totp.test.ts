@@ -20,7 +20,7 @@ const at = (unixSeconds: number) => new Date(unixSeconds * 1000);
 
 async function enrolledUser() {
   const store = new MemoryAuthStore();
-  const user = await store.createUser({ username: 'alice', password_hash: 'x', role: 'viewer', tenant_ids: null });
+  const user = await store.createUser({ username: 'alice', password_hash: 'x', role: 'viewer', tenant_ids: [] });
   await store.setTotp(user.id, RFC_SECRET, true);
   return { store, user: { ...user, totp_secret: RFC_SECRET, totp_enabled: true } };
 }
@@ -99,7 +99,7 @@ describe('TOTP', () => {
 
   it('enrolment is pending until confirmed with a code; re-enrolling replaces the secret; disable clears it', async () => {
     const store = new MemoryAuthStore();
-    const user = await store.createUser({ username: 'bob', password_hash: 'x', role: 'viewer', tenant_ids: null });
+    const user = await store.createUser({ username: 'bob', password_hash: 'x', role: 'viewer', tenant_ids: [] });
     await rejectsWithCode(confirmTotp(store, user, '123456', T0), AuthErrorCode.OTP_NOT_ENROLLED);
 
     const e = await beginTotpEnrolment(store, user);

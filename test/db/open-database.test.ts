@@ -1,5 +1,5 @@
 import { describe, it } from 'node:test';
-import assert from 'node:assert/strict';
+import { strict as assert } from 'node:assert';
 import { sql } from 'kysely';
 import { migrateToLatest } from '../../src/db/migrations.js';
 import { openDatabase } from '../../src/db/open-database.js';

@@ -1,0 +1,247 @@
+import { sql } from 'kysely';
+import type { RawBuilder } from 'kysely';
+import type { DialectInfo } from '../db/database.js';
+import { InventoryError, InventoryErrorCode, issue } from './errors.js';
+import type { InventoryIssue } from './errors.js';
+import { checkValue, enumToken, normalizeMac } from './fields.js';
+import type { FieldDef } from './fields.js';
+import type { TenancyDef } from './resource.js';
+
+/**
+ * NetBox's lookups: `exact`, `iexact`, `ic`/`nic` (contains, case-insensitive,
+ * and its negation), `isw`/`iew` (starts/ends with, case-insensitive), `gt`,
+ * `gte`, `lt`, `lte`, `in`, `n` (not equal / not in, like Django's exclude:
+ * rows where the field is null stay in), `isnull`.
+ */
+export const LOOKUPS = ['exact', 'iexact', 'ic', 'nic', 'isw', 'iew', 'gt', 'gte', 'lt', 'lte', 'in', 'n', 'isnull'] as const;
+export type Lookup = (typeof LOOKUPS)[number];
+
+export interface Filter {
+  readonly field: string;
+  /** Default `exact`. */
+  readonly lookup?: Lookup;
+  /** Lists for `in`/`n` (a comma-separated string is split); true/false for `isnull`. */
+  readonly value: unknown;
+}
+
+export interface ListQuery {
+  readonly filters?: readonly Filter[];
+  /** Field names, `-` for descending (`['-u_position', 'name']`). */
+  readonly ordering?: readonly string[];
+  /** Default 50, at most 1000. */
+  readonly limit?: number;
+  readonly offset?: number;
+  /** Case-insensitive contains over the resource's search fields. */
+  readonly q?: string;
+  /**
+   * Only objects of these tenants (a scoped user's view). Undefined: no
+   * restriction; `[]`: nothing. Resources without tenancy ignore it.
+   */
+  readonly tenantScope?: readonly number[];
+}
+
+export interface ListResult<T> {
+  /** Rows matching the filters, ignoring limit/offset. */
+  readonly count: number;
+  readonly rows: T[];
+}
+
+export const DEFAULT_LIMIT = 50;
+export const MAX_LIMIT = 1000;
+const MAX_IN_VALUES = 1000;
+const MAX_Q = 200;
+
+/** What a list may touch: every column it may filter or order on, and the search fields. Built from the resource definition. */
+export interface ReadSpec {
+  readonly table: string;
+  readonly columns: ReadonlyMap<string, FieldDef>;
+  readonly search: readonly string[];
+  readonly defaultOrdering: readonly string[];
+  readonly tenancy?: TenancyDef;
+}
+
+const TEXT_LOOKUPS: ReadonlySet<Lookup> = new Set(LOOKUPS);
+const ORDERED_LOOKUPS: ReadonlySet<Lookup> = new Set(['exact', 'n', 'gt', 'gte', 'lt', 'lte', 'in', 'isnull']);
+const BOOL_LOOKUPS: ReadonlySet<Lookup> = new Set(['exact', 'n', 'isnull']);
+
+function lookupsFor(f: FieldDef): ReadonlySet<Lookup> {
+  if (f.kind === 'text') return TEXT_LOOKUPS;
+  if (f.kind === 'bool') return BOOL_LOOKUPS;
+  return ORDERED_LOOKUPS;
+}
+
+export function filterable(f: FieldDef): boolean {
+  return f.secret !== true && f.kind !== 'json';
+}
+
+/** A filter value in the column's stored form; enums and MACs normalized so `status=Active` and `mac=AA-BB-…` match. */
+function filterValue(f: FieldDef, lookup: Lookup, raw: unknown, path: string): unknown {
+  if (raw === null) return null;
+  if (f.kind === 'text') {
+    const v = typeof raw === 'number' ? String(raw) : raw;
+    if (typeof v !== 'string') throw new InventoryError([issue(InventoryErrorCode.INVALID_QUERY, path, 'must be text')]);
+    if (v.length > 1000) throw new InventoryError([issue(InventoryErrorCode.INVALID_QUERY, path, 'is longer than 1000 characters')]);
+    if (lookup === 'exact' || lookup === 'n' || lookup === 'in') {
+      if (f.format === 'mac') return normalizeMac(v) ?? v;
+      if (f.enum !== undefined) return enumToken(v);
+    }
+    return v;
+  }
+  const c = checkValue({ kind: f.kind, nullable: false }, raw, path);
+  if (!c.ok) throw new InventoryError([{ ...c.issue, code: InventoryErrorCode.INVALID_QUERY }]);
+  return c.value;
+}
+
+function likePattern(v: string, where: 'contains' | 'start' | 'end'): string {
+  const esc = v.replace(/[\\%_]/g, (m) => `\\${m}`).toLowerCase();
+  return where === 'contains' ? `%${esc}%` : where === 'start' ? `${esc}%` : `%${esc}`;
+}
+
+function like(col: RawBuilder<unknown>, pattern: string): RawBuilder<unknown> {
+  return sql`lower(${col}) like ${pattern} escape '\\'`;
+}
+
+export interface CompiledList {
+  readonly where: RawBuilder<unknown>;
+  readonly orderBy: RawBuilder<unknown>;
+  readonly limit: number;
+  readonly offset: number;
+}
+
+function tenancyCondition(t: TenancyDef, scope: readonly number[]): RawBuilder<unknown> {
+  if (scope.length === 0) return sql`1 = 0`;
+  const ids = sql.join(scope.map((x) => sql`${x}`));
+  switch (t.kind) {
+    case 'column':
+      return sql`${sql.ref(t.column)} in (${ids})`;
+    case 'self':
+      return sql`${sql.ref('id')} in (${ids})`;
+    case 'parent':
+      return sql`${sql.ref(t.column)} in (select ${sql.ref('id')} from ${sql.table(t.parent)} where ${sql.ref('tenant_id')} in (${ids}))`;
+  }
+}
+
+/**
+ * Checks a list query against the resource's whitelist and compiles it. Field
+ * names only ever reach SQL as identifiers that are keys of `spec.columns`;
+ * every value is a bound parameter.
+ */
+export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery): CompiledList {
+  const issues: InventoryIssue[] = [];
+  const conds: RawBuilder<unknown>[] = [];
+  const bad = (path: string, message: string) => issues.push(issue(InventoryErrorCode.INVALID_QUERY, path, message));
+
+  (q.filters ?? []).forEach((flt) => {
+    const lookup: Lookup = flt.lookup ?? 'exact';
+    const path = lookup === 'exact' ? String(flt.field) : `${String(flt.field)}__${String(lookup)}`;
+    const f = typeof flt.field === 'string' && spec.columns.has(flt.field) ? spec.columns.get(flt.field) : undefined;
+    if (f === undefined || !filterable(f)) return void bad(path, `unknown filter field ${JSON.stringify(flt.field)}`);
+    if (!(LOOKUPS as readonly string[]).includes(lookup)) return void bad(path, `unknown lookup ${JSON.stringify(lookup)}`);
+    if (!lookupsFor(f).has(lookup)) return void bad(path, `lookup ${lookup} does not apply to a ${f.kind} field`);
+    const col = sql.ref(flt.field);
+    try {
+      if (lookup === 'isnull') {
+        const v = filterValue({ kind: 'bool' }, 'exact', flt.value, path);
+        conds.push(v === true ? sql`${col} is null` : sql`${col} is not null`);
+        return;
+      }
+      const many = lookup === 'in' || (lookup === 'n' && (Array.isArray(flt.value) || (typeof flt.value === 'string' && flt.value.includes(',') && f.kind !== 'text')));
+      if (many) {
+        const list = Array.isArray(flt.value) ? flt.value : typeof flt.value === 'string' ? flt.value.split(',') : [flt.value];
+        if (list.length === 0 || list.length > MAX_IN_VALUES) return void bad(path, `takes 1 to ${MAX_IN_VALUES} values`);
+        const values = list.map((v, i) => dialect.encode(f.kind, filterValue(f, lookup, v, `${path}[${i}]`)));
+        const set = sql.join(values.map((v) => sql`${v}`));
+        conds.push(lookup === 'in' ? sql`${col} in (${set})` : sql`(${col} not in (${set}) or ${col} is null)`);
+        return;
+      }
+      const raw = filterValue(f, lookup, flt.value, path);
+      if (raw === null) {
+        if (lookup === 'exact') conds.push(sql`${col} is null`);
+        else if (lookup === 'n') conds.push(sql`${col} is not null`);
+        else bad(path, 'null only works with exact, n and isnull');
+        return;
+      }
+      const v = dialect.encode(f.kind, raw);
+      switch (lookup) {
+        case 'exact':
+          conds.push(sql`${col} = ${v}`);
+          break;
+        case 'n':
+          conds.push(sql`(${col} <> ${v} or ${col} is null)`);
+          break;
+        case 'iexact':
+          conds.push(sql`lower(${col}) = ${String(v).toLowerCase()}`);
+          break;
+        case 'ic':
+          conds.push(like(col, likePattern(String(v), 'contains')));
+          break;
+        case 'nic':
+          conds.push(sql`(not (${like(col, likePattern(String(v), 'contains'))}) or ${col} is null)`);
+          break;
+        case 'isw':
+          conds.push(like(col, likePattern(String(v), 'start')));
+          break;
+        case 'iew':
+          conds.push(like(col, likePattern(String(v), 'end')));
+          break;
+        case 'gt':
+          conds.push(sql`${col} > ${v}`);
+          break;
+        case 'gte':
+          conds.push(sql`${col} >= ${v}`);
+          break;
+        case 'lt':
+          conds.push(sql`${col} < ${v}`);
+          break;
+        case 'lte':
+          conds.push(sql`${col} <= ${v}`);
+          break;
+        default:
+          bad(path, `unknown lookup ${JSON.stringify(lookup)}`);
+      }
+    } catch (err) {
+      if (err instanceof InventoryError) issues.push(...err.issues);
+      else throw err;
+    }
+  });
+
+  if (q.q !== undefined && q.q !== null) {
+    if (typeof q.q !== 'string' || q.q.length > MAX_Q) bad('q', `must be text of at most ${MAX_Q} characters`);
+    else if (q.q.trim() !== '' && spec.search.length > 0) {
+      const pattern = likePattern(q.q.trim(), 'contains');
+      conds.push(sql`(${sql.join(spec.search.map((c) => like(sql.ref(c), pattern)), sql` or `)})`);
+    }
+  }
+
+  if (q.tenantScope !== undefined && spec.tenancy !== undefined) conds.push(tenancyCondition(spec.tenancy, q.tenantScope));
+
+  const order: RawBuilder<unknown>[] = [];
+  const ordering = q.ordering !== undefined && q.ordering.length > 0 ? q.ordering : spec.defaultOrdering;
+  let hasId = false;
+  ordering.forEach((o, i) => {
+    if (typeof o !== 'string') return void bad(`ordering[${i}]`, 'must be a field name');
+    const desc = o.startsWith('-');
+    const name = desc ? o.slice(1) : o;
+    const f = spec.columns.get(name);
+    if (f === undefined || !filterable(f)) return void bad(`ordering[${i}]`, `cannot order by ${JSON.stringify(o)}`);
+    if (name === 'id') hasId = true;
+    const collate = f.kind === 'text' ? dialect.orderCollation : sql``;
+    // Nulls last ascending and first descending on both backends (PostgreSQL's default; SQLite's is the opposite).
+    order.push(sql`${sql.ref(name)}${collate} ${sql.raw(desc ? 'desc nulls first' : 'asc nulls last')}`);
+  });
+  // A total order, so pages never repeat or skip a row.
+  if (!hasId) order.push(sql`${sql.ref('id')} asc`);
+
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const offset = q.offset ?? 0;
+  if (!Number.isInteger(limit) || limit < 0 || limit > MAX_LIMIT) bad('limit', `must be a whole number from 0 to ${MAX_LIMIT}`);
+  if (!Number.isInteger(offset) || offset < 0) bad('offset', 'must be a whole number, 0 or more');
+
+  if (issues.length > 0) throw new InventoryError(issues);
+  return {
+    where: conds.length === 0 ? sql`1 = 1` : sql.join(conds, sql` and `),
+    orderBy: sql.join(order),
+    limit,
+    offset,
+  };
+}

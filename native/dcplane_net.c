@@ -11,6 +11,10 @@
  *    DHCPACK can be unicast to a client that has no address yet ("the server
  *    unicasts DHCPOFFER and DHCPACK messages to the client's hardware address
  *    and 'yiaddr' address", RFC 2131 section 4.1), as dnsmasq does.
+ *  - sendBatch(fd, packets, ips, ports, start, end): sends packets[start..end)
+ *    to ips[i]:ports[i] with sendmmsg(2), one system call for a whole batch of
+ *    replies (an event-loop turn's OFFERs, a committed batch's ACKs) instead
+ *    of one sendmsg and one libuv request each through dgram.
  *
  * Errors are thrown as JS errors with `code` set to the errno name and
  * `syscall` to the call that failed.
@@ -223,10 +227,105 @@ static napi_value set_arp(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Packets per sendmmsg call; a longer batch takes several calls. */
+#define SEND_CHUNK 64
+
+/*
+ * sendBatch(fd: number, packets: Buffer[], ips: Uint32Array (host order),
+ *           ports: Uint16Array, start: number, end: number): number
+ *
+ * Returns how many packets from `start` on the kernel accepted (> 0), or
+ * -errno when it refused the packet at `start` (EAGAIN: the send buffer is
+ * full; anything else is about that packet's destination). A return below
+ * end - start means the packet after the last one sent was not sent: the
+ * caller decides what to do with it and calls again for the rest.
+ */
+static napi_value send_batch(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) { napi_throw_type_error(env, "EINVAL", "sendBatch(fd, packets, ips, ports, start, end)"); return NULL; }
+  int32_t fd = -1;
+  uint32_t start = 0, end = 0, length = 0;
+  bool is_array = false;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[1], &length) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &start) != napi_ok ||
+      napi_get_value_uint32(env, argv[5], &end) != napi_ok || start > end || end > length) {
+    napi_throw_type_error(env, "EINVAL", "bad sendBatch arguments");
+    return NULL;
+  }
+  napi_typedarray_type ip_type, port_type;
+  size_t ip_len = 0, port_len = 0;
+  void *ip_data = NULL, *port_data = NULL;
+  bool ta1 = false, ta2 = false;
+  napi_is_typedarray(env, argv[2], &ta1);
+  napi_is_typedarray(env, argv[3], &ta2);
+  if (!ta1 || !ta2 ||
+      napi_get_typedarray_info(env, argv[2], &ip_type, &ip_len, &ip_data, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &port_type, &port_len, &port_data, NULL, NULL) != napi_ok ||
+      ip_type != napi_uint32_array || port_type != napi_uint16_array || ip_len < end || port_len < end) {
+    napi_throw_type_error(env, "EINVAL", "ips must be a Uint32Array and ports a Uint16Array covering end");
+    return NULL;
+  }
+  const uint32_t *ips = ip_data;
+  const uint16_t *ports = port_data;
+
+  struct mmsghdr msgs[SEND_CHUNK];
+  struct iovec iov[SEND_CHUNK];
+  struct sockaddr_in addrs[SEND_CHUNK];
+  uint32_t sent = 0;
+  uint32_t at = start;
+  while (at < end) {
+    uint32_t n = end - at < SEND_CHUNK ? end - at : SEND_CHUNK;
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value el;
+      void *data = NULL;
+      size_t len = 0;
+      bool is_buffer = false;
+      if (napi_get_element(env, argv[1], at + k, &el) != napi_ok || napi_is_buffer(env, el, &is_buffer) != napi_ok || !is_buffer ||
+          napi_get_buffer_info(env, el, &data, &len) != napi_ok) {
+        napi_throw_type_error(env, "EINVAL", "packets must be Buffers");
+        return NULL;
+      }
+      memset(&addrs[k], 0, sizeof addrs[k]);
+      addrs[k].sin_family = AF_INET;
+      addrs[k].sin_port = htons(ports[at + k]);
+      addrs[k].sin_addr.s_addr = htonl(ips[at + k]);
+      iov[k].iov_base = data;
+      iov[k].iov_len = len;
+      memset(&msgs[k], 0, sizeof msgs[k]);
+      msgs[k].msg_hdr.msg_name = &addrs[k];
+      msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int r;
+    do {
+      r = sendmmsg(fd, msgs, n, 0);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      int e = errno;
+      if (sent > 0) break;
+      napi_value out;
+      napi_create_int32(env, -e, &out);
+      return out;
+    }
+    sent += (uint32_t)r;
+    at += (uint32_t)r;
+    if ((uint32_t)r < n) break;
+  }
+  napi_value out;
+  napi_create_uint32(env, sent, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "openUdpSocket", NULL, open_udp_socket, NULL, NULL, NULL, napi_default, NULL },
     { "setArp", NULL, set_arp, NULL, NULL, NULL, napi_default, NULL },
+    { "sendBatch", NULL, send_batch, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

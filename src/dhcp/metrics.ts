@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { Registry } from 'prom-client';
+import { MESSAGE_TYPE_NAMES } from './constants.js';
 
 export interface PoolUsageSample {
   readonly subnetId: number;
@@ -8,14 +9,64 @@ export interface PoolUsageSample {
   readonly used: number;
 }
 
-/** The DHCP service's Prometheus metrics (names stable once published). */
+/**
+ * Totals by label value, counted on the packet path as plain numbers and
+ * handed to prom-client only when it collects: a prom-client inc() hashes
+ * its label object on every call, several times per packet.
+ */
+class Tally<K> {
+  readonly counts = new Map<K, number>();
+
+  add(key: K, n = 1): void {
+    this.counts.set(key, (this.counts.get(key) ?? 0) + n);
+  }
+}
+
+/** A counter whose values come from a Tally when scraped; the label set per key is computed once. */
+function tallied<L extends string, K>(
+  registers: Registry[],
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  tally: Tally<K>,
+  labelsOf: (key: K) => Partial<Record<L, string>>,
+): Counter<L> {
+  const labelCache = new Map<K, Partial<Record<L, string>>>();
+  return new Counter<L>({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      this.reset();
+      for (const [key, n] of tally.counts) {
+        let labels = labelCache.get(key);
+        if (labels === undefined) {
+          labels = labelsOf(key);
+          labelCache.set(key, labels);
+        }
+        this.inc(labels, n);
+      }
+    },
+  });
+}
+
+function typeLabel(type: number): string {
+  return MESSAGE_TYPE_NAMES.get(type) ?? 'unknown';
+}
+
+/** Message type key for a packet without a readable option 53. */
+const UNKNOWN_TYPE = -1;
+
+/** The DHCP service's Prometheus metrics (names and label values stable once published). */
 export class DhcpMetrics {
-  readonly received: Counter<'type'>;
-  readonly sent: Counter<'type'>;
-  readonly dropped: Counter<'reason'>;
-  readonly events: Counter<'event' | 'subnet'>;
-  readonly exhausted: Counter<'subnet'>;
-  readonly sendErrors: Counter<'iface'>;
+  private readonly receivedByType = new Tally<number>();
+  private readonly sentByType = new Tally<number>();
+  private readonly droppedByReason = new Tally<string>();
+  /** event kind → subnet label ('' when none) → count. */
+  private readonly eventsByKind = new Map<string, Tally<string>>();
+  private readonly exhaustedBySubnet = new Tally<string>();
+  private readonly sendErrorsByIface = new Tally<string>();
   readonly poolSize: Gauge<'subnet' | 'pool'>;
   readonly poolUsed: Gauge<'subnet' | 'pool'>;
   readonly commitSeconds: Histogram;
@@ -23,12 +74,23 @@ export class DhcpMetrics {
 
   constructor(registry: Registry, poolUsage: () => Iterable<PoolUsageSample>) {
     const registers = [registry];
-    this.received = new Counter({ name: 'dcplane_dhcp_packets_received_total', help: 'DHCP messages received, by message type', labelNames: ['type'], registers });
-    this.sent = new Counter({ name: 'dcplane_dhcp_packets_sent_total', help: 'DHCP messages sent, by message type', labelNames: ['type'], registers });
-    this.dropped = new Counter({ name: 'dcplane_dhcp_packets_dropped_total', help: 'DHCP messages dropped, by reason', labelNames: ['reason'], registers });
-    this.events = new Counter({ name: 'dcplane_dhcp_lease_events_total', help: 'Lease events (offer, ack, nak, release, decline, inform, exhausted, ignored)', labelNames: ['event', 'subnet'], registers });
-    this.exhausted = new Counter({ name: 'dcplane_dhcp_pool_exhausted_total', help: 'Requests that found no free address', labelNames: ['subnet'], registers });
-    this.sendErrors = new Counter({ name: 'dcplane_dhcp_send_errors_total', help: 'Replies the kernel refused to send', labelNames: ['iface'], registers });
+    const typeLabels = (k: number): { type: string } => ({ type: k === UNKNOWN_TYPE ? 'unknown' : typeLabel(k) });
+    tallied(registers, 'dcplane_dhcp_packets_received_total', 'DHCP messages received, by message type', ['type'], this.receivedByType, typeLabels);
+    tallied(registers, 'dcplane_dhcp_packets_sent_total', 'DHCP messages sent, by message type', ['type'], this.sentByType, typeLabels);
+    tallied(registers, 'dcplane_dhcp_packets_dropped_total', 'DHCP messages dropped, by reason', ['reason'], this.droppedByReason, (reason) => ({ reason }));
+    const events = this.eventsByKind;
+    new Counter({
+      name: 'dcplane_dhcp_lease_events_total',
+      help: 'Lease events (offer, ack, nak, release, decline, inform, exhausted, ignored)',
+      labelNames: ['event', 'subnet'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [event, bySubnet] of events) for (const [subnet, n] of bySubnet.counts) this.inc({ event, subnet }, n);
+      },
+    });
+    tallied(registers, 'dcplane_dhcp_pool_exhausted_total', 'Requests that found no free address', ['subnet'], this.exhaustedBySubnet, (subnet) => ({ subnet }));
+    tallied(registers, 'dcplane_dhcp_send_errors_total', 'Replies the kernel refused to send', ['iface'], this.sendErrorsByIface, (iface) => ({ iface }));
     // Pool utilisation is computed from the lease view when Prometheus scrapes.
     this.poolSize = new Gauge({
       name: 'dcplane_dhcp_pool_addresses', help: 'Addresses in each dynamic pool', labelNames: ['subnet', 'pool'], registers,
@@ -57,4 +119,48 @@ export class DhcpMetrics {
       registers,
     });
   }
+
+  /** A message received; `type` is its option 53, undefined when unreadable. */
+  received(type: number | undefined): void {
+    this.receivedByType.add(type ?? UNKNOWN_TYPE);
+  }
+
+  sent(type: number | undefined): void {
+    this.sentByType.add(type ?? UNKNOWN_TYPE);
+  }
+
+  dropped(reason: string): void {
+    this.droppedByReason.add(reason);
+  }
+
+  /** A lease event; `subnetId` undefined counts under subnet "". */
+  event(kind: string, subnetId: number | undefined): void {
+    let bySubnet = this.eventsByKind.get(kind);
+    if (bySubnet === undefined) {
+      bySubnet = new Tally<string>();
+      this.eventsByKind.set(kind, bySubnet);
+    }
+    bySubnet.add(subnetLabel(subnetId));
+  }
+
+  exhausted(subnetId: number | undefined): void {
+    this.exhaustedBySubnet.add(subnetLabel(subnetId));
+  }
+
+  sendError(iface: string): void {
+    this.sendErrorsByIface.add(iface);
+  }
+}
+
+/** Subnet ids are few: their label strings are made once. */
+const SUBNET_LABELS = new Map<number, string>();
+
+function subnetLabel(id: number | undefined): string {
+  if (id === undefined) return '';
+  let s = SUBNET_LABELS.get(id);
+  if (s === undefined) {
+    s = String(id);
+    if (SUBNET_LABELS.size < 65536) SUBNET_LABELS.set(id, s);
+  }
+  return s;
 }

@@ -4,7 +4,6 @@ import type { DhcpConfig } from '../config/types.js';
 import { formatIpv4 } from '../net/ipv4.js';
 import { interfaceAddresses } from '../net/interfaces.js';
 import { decodePacket, encodePacket, messageTypeOf } from './codec.js';
-import { MESSAGE_TYPE_NAMES } from './constants.js';
 import { DhcpEngine, compileDhcpConfig } from './engine.js';
 import type { EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
 import { DhcpDecodeError } from './errors.js';
@@ -18,10 +17,6 @@ export interface DhcpServerOptions {
   readonly store: LeaseStore;
   readonly logger: Logger;
   readonly registry: Registry;
-}
-
-function typeLabel(type: number | undefined): string {
-  return (type !== undefined ? MESSAGE_TYPE_NAMES.get(type) : undefined) ?? 'unknown';
 }
 
 /**
@@ -42,6 +37,17 @@ export class DhcpServer {
   private readonly log: Logger;
   private lastExhaustLog = 0;
   private stopped = false;
+  private readonly unsubscribeCommits: () => void;
+  /** Shared by every apply() whose changes need no disk: an error there is only logged. */
+  private readonly onStoreFailure = (err: unknown): void => {
+    this.log.error({ err }, 'lease store failed');
+  };
+  /** Shared by every apply() whose reply waits for the disk. */
+  private readonly onNotDurable = (err: unknown): void => {
+    // Not on disk: the reply must not leave. The client retries.
+    this.metrics.dropped('store_error');
+    this.log.error({ err }, 'lease not made durable; reply withheld');
+  };
 
   private constructor(opts: DhcpServerOptions) {
     this.config = opts.config;
@@ -51,6 +57,12 @@ export class DhcpServer {
     this.metrics = new DhcpMetrics(opts.registry, () =>
       this.engine.poolUsage(this.store.all(), Math.floor(Date.now() / 1000)).map((u) => ({ subnetId: u.subnetId, pool: u.range, total: u.total, used: u.used })),
     );
+    // Observed per commit, not per reply: one commit makes a whole group of replies durable.
+    this.unsubscribeCommits = this.store.onCommit((e) => {
+      if (!e.ok) return;
+      this.metrics.commitSeconds.observe(e.durationMs / 1000);
+      this.metrics.commitBatch.observe(e.rows);
+    });
   }
 
   static async start(opts: DhcpServerOptions): Promise<DhcpServer> {
@@ -86,6 +98,7 @@ export class DhcpServer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribeCommits();
     if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
     this.transport?.close();
     this.transport = undefined;
@@ -105,10 +118,10 @@ export class DhcpServer {
    * interface had none (a link without carrier at start shows no address),
    * and every 30 s otherwise, so renumbering needs no restart.
    */
-  private interfaceFor(name: string): InterfaceInfo | undefined {
+  private interfaceFor(name: string, nowMs: number): InterfaceInfo | undefined {
     const iface = this.interfaces.get(name);
     if (iface === undefined) return undefined;
-    const age = Date.now() - this.addressesReadAt;
+    const age = nowMs - this.addressesReadAt;
     if (age > 30_000 || (iface.addresses.length === 0 && age > 1_000)) {
       this.refreshInterfaces();
       return this.interfaces.get(name);
@@ -152,62 +165,53 @@ export class DhcpServer {
       req = decodePacket(msg);
     } catch (err) {
       if (err instanceof DhcpDecodeError) {
-        this.metrics.dropped.inc({ reason: err.reason });
+        this.metrics.dropped(err.reason);
         return;
       }
       throw err;
     }
-    this.metrics.received.inc({ type: typeLabel(messageTypeOf(req)) });
-    const iface = this.interfaceFor(ifaceName);
+    this.metrics.received(messageTypeOf(req));
+    const nowMs = Date.now();
+    const iface = this.interfaceFor(ifaceName, nowMs);
     if (iface === undefined) {
-      this.metrics.dropped.inc({ reason: 'unknown_interface' });
+      this.metrics.dropped('unknown_interface');
       return;
     }
     let outcome: EngineOutcome;
     try {
-      outcome = this.engine.handle(req, { iface, sourceIp, sourcePort, now: Math.floor(Date.now() / 1000) }, this.store);
+      outcome = this.engine.handle(req, { iface, sourceIp, sourcePort, now: Math.floor(nowMs / 1000) }, this.store);
     } catch (err) {
       // An engine bug must not take the service down: count, log, keep serving.
-      this.metrics.dropped.inc({ reason: 'engine_error' });
+      this.metrics.dropped('engine_error');
       this.log.error({ err, iface: ifaceName }, 'dhcp engine failed on a packet');
       return;
     }
     if (outcome.kind === 'drop') {
-      this.metrics.dropped.inc({ reason: outcome.reason });
+      this.metrics.dropped(outcome.reason);
       return;
     }
     const ev = outcome.event;
-    this.metrics.events.inc({ event: ev.kind, subnet: ev.subnetId !== undefined ? String(ev.subnetId) : '' });
+    this.metrics.event(ev.kind, ev.subnetId);
     if (ev.kind === 'exhausted') this.onExhausted(ev.subnetId, ev.mac);
     else if (this.log.isLevelEnabled('debug')) {
       this.log.debug({ event: ev.kind, ip: ev.ip !== undefined ? formatIpv4(ev.ip) : undefined, mac: ev.mac, subnet: ev.subnetId, reason: ev.reason }, 'lease event');
     }
 
     const changes = outcome.changes;
-    const durable = changes.some((c) => c.durable);
-    const send = outcome.kind === 'reply' ? () => this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize) : undefined;
     if (changes.length === 0) {
-      send?.();
+      if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize);
       return;
     }
+    let durable = false;
+    for (const c of changes) if (c.durable) durable = true;
     const done = this.store.apply(changes);
     if (!durable) {
-      send?.();
-      done.catch((err: unknown) => this.log.error({ err }, 'lease store failed'));
+      if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize);
+      done.catch(this.onStoreFailure);
       return;
     }
-    const started = process.hrtime.bigint();
-    done.then(
-      () => {
-        this.metrics.commitSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-        send?.();
-      },
-      (err: unknown) => {
-        // Not on disk: the reply must not leave. The client retries.
-        this.metrics.dropped.inc({ reason: 'store_error' });
-        this.log.error({ err }, 'lease not made durable; reply withheld');
-      },
-    );
+    if (outcome.kind === 'reply') done.then(() => this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize), this.onNotDurable);
+    else done.catch(this.onNotDurable);
   }
 
   private sendReply(iface: string, reply: DhcpPacket, dest: ReplyDestination, maxSize: number): void {
@@ -217,22 +221,21 @@ export class DhcpServer {
     try {
       bytes = encodePacket(reply, { maxSize });
     } catch (err) {
-      this.metrics.dropped.inc({ reason: 'encode_error' });
+      this.metrics.dropped('encode_error');
       this.log.error({ err }, 'reply could not be encoded');
       return;
     }
     try {
       transport.send(iface, bytes, dest);
-      this.metrics.sent.inc({ type: typeLabel(messageTypeOf(reply)) });
+      this.metrics.sent(messageTypeOf(reply));
     } catch (err) {
-      this.metrics.sendErrors.inc({ iface });
+      this.metrics.sendError(iface);
       this.log.warn({ err, iface }, 'reply not sent');
     }
   }
 
   private onExhausted(subnetId: number | undefined, mac: string): void {
-    const label = subnetId !== undefined ? String(subnetId) : '';
-    this.metrics.exhausted.inc({ subnet: label });
+    this.metrics.exhausted(subnetId);
     const now = Date.now();
     if (now - this.lastExhaustLog > 10_000) {
       this.lastExhaustLog = now;

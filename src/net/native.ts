@@ -28,6 +28,14 @@ export interface NativeNet {
   openUdpSocket(ifname: string | null, port: number, bufferBytes?: number): number;
   /** Installs a neighbour (ARP) entry: `ip` dotted or a host-order number, `mac` six octets. */
   setArp(ifname: string, ip: string | number, mac: Uint8Array): void;
+  /**
+   * Sends packets[start..end) on socket `fd`, packet i to ips[i] (host
+   * order):ports[i], with sendmmsg(2). Returns how many from `start` on the
+   * kernel accepted (> 0), or -errno when it refused the one at `start`
+   * (-EAGAIN: the send buffer is full). Fewer than end - start means the
+   * packet after the last one accepted was not sent.
+   */
+  sendBatch(fd: number, packets: readonly Buffer[], ips: Uint32Array, ports: Uint16Array, start: number, end: number): number;
 }
 
 const ADDON = join('build', 'Release', 'dcplane_net.node');

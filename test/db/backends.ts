@@ -69,7 +69,7 @@ async function build(): Promise<readonly TestBackend[]> {
       };
     },
   };
-  let pgSkip = await postgresReachable();
+  const pgSkip = await postgresReachable();
   if (pgSkip !== undefined) {
     if (process.env['CI'] === 'true') throw new Error(`${pgSkip} (CI=true: PostgreSQL tests must run)`);
     process.stderr.write(`\n!!!!!!!! SKIPPING POSTGRESQL STORAGE TESTS: ${pgSkip} !!!!!!!!\n\n`);
@@ -93,6 +93,5 @@ async function build(): Promise<readonly TestBackend[]> {
       };
     },
   };
-  pgSkip = undefined;
   return [sqlite, postgres];
 }

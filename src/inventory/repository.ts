@@ -375,10 +375,21 @@ export class Repository<T extends object> {
         if (!rewritten.has(r.id) && applies(r)) holders.set(keyOf(r), `${this.def.objectType} ${r.id}`);
       }
       for (const i of items) if (applies(i.after) && !touched(i)) holders.set(keyOf(i.after), `${this.def.objectType} ${i.after.id}`);
-      for (const item of relevant) {
+      // Rows are written one statement at a time and the engine checks each
+      // statement, so a value another row of this batch gives up is only free
+      // once that row has been written: a swap needs two requests.
+      const releasedAt = new Map<string, number>();
+      relevant.forEach((i, pos) => {
+        if (i.before !== undefined && applies(i.before)) releasedAt.set(keyOf(i.before), pos);
+      });
+      for (const [pos, item] of relevant.entries()) {
         const key = keyOf(item.after);
         const holder = holders.get(key);
-        if (holder !== undefined) {
+        const release = releasedAt.get(key);
+        if (holder === undefined && release !== undefined && release > pos) {
+          const other = relevant[release]!;
+          issues.fail(item.index, u.code, u.path, `${u.what} is still held by ${this.def.objectType} ${other.after.id} (row [${other.index}]), which this request changes later; free it in an earlier row or request`);
+        } else if (holder !== undefined) {
           const shown = u.columns.map((c) => String(item.after[c])).join(', ');
           issues.fail(item.index, u.code, u.path, `${u.what} ${JSON.stringify(shown)} is already used by ${holder}`);
         } else {

@@ -36,11 +36,6 @@ export interface DialectInfo {
    * exclusive.
    */
   readonly forUpdate: RawBuilder<unknown>;
-  /**
-   * Collation for ordering text so both backends sort alike (byte order, as
-   * SQLite's default BINARY collation does).
-   */
-  readonly orderCollation: RawBuilder<unknown>;
   /** Bound parameters one statement may carry (SQLite 32766, PostgreSQL 65535). */
   readonly maxParams: number;
 }

@@ -267,9 +267,9 @@ async function up0001(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await db.schema
     .createTable('dhcp_subnets')
     .addColumn('id', 'integer', (c) => c.primaryKey())
-    .addColumn('subnet', 'text', (c) => c.notNull())
+    .addColumn('subnet', sql.raw(d.ddl.text), (c) => c.notNull())
     .addColumn('config', sql.raw(d.ddl.json), (c) => c.notNull())
-    .addColumn('description', 'text')
+    .addColumn('description', sql.raw(d.ddl.text))
     .addColumn('created_at', sql.raw(d.ddl.timestamp), (c) => c.notNull())
     .addColumn('updated_at', sql.raw(d.ddl.timestamp), (c) => c.notNull())
     .addColumn('version', 'integer', (c) => c.notNull().defaultTo(1))

@@ -225,9 +225,8 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     const f = spec.columns.get(name);
     if (f === undefined || !filterable(f)) return void bad(`ordering[${i}]`, `cannot order by ${JSON.stringify(o)}`);
     if (name === 'id') hasId = true;
-    const collate = f.kind === 'text' ? dialect.orderCollation : sql``;
     // Nulls last ascending and first descending on both backends (PostgreSQL's default; SQLite's is the opposite).
-    order.push(sql`${sql.ref(name)}${collate} ${sql.raw(desc ? 'desc nulls first' : 'asc nulls last')}`);
+    order.push(sql`${sql.ref(name)} ${sql.raw(desc ? 'desc nulls first' : 'asc nulls last')}`);
   });
   // A total order, so pages never repeat or skip a row.
   if (!hasId) order.push(sql`${sql.ref('id')} asc`);

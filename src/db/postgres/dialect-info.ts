@@ -38,7 +38,10 @@ export const postgresDialectInfo: DialectInfo = Object.freeze({
   ddl: Object.freeze({
     int: 'integer',
     float: 'double precision',
-    text: 'text',
+    // Byte-order comparison and sorting, as SQLite's default BINARY collation
+    // does: both backends order and compare text alike, and indexes serve
+    // ORDER BY without a per-query COLLATE.
+    text: 'text collate "C"',
     bool: 'boolean',
     date: 'date',
     timestamp: 'timestamptz',
@@ -48,6 +51,5 @@ export const postgresDialectInfo: DialectInfo = Object.freeze({
   decode,
   classifyError,
   forUpdate: sql` for update`,
-  orderCollation: sql` collate "C"`,
   maxParams: 65535,
 });

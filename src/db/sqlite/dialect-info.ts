@@ -57,6 +57,5 @@ export const sqliteDialectInfo: DialectInfo = Object.freeze({
   decode,
   classifyError,
   forUpdate: sql``,
-  orderCollation: sql``,
   maxParams: 32766,
 });

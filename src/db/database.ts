@@ -47,7 +47,15 @@ export interface ConstraintViolation {
 }
 
 export interface Database {
+  /** Reads and writes; transactions start here. */
   readonly db: Kysely<DynamicDatabase>;
+  /**
+   * Reads outside a transaction. On SQLite a second connection, so a long
+   * write transaction (a bulk import) does not hold up every list and get
+   * behind it (WAL lets readers see the last commit meanwhile); on
+   * PostgreSQL the same pool.
+   */
+  readonly readDb: Kysely<DynamicDatabase>;
   readonly dialect: DialectInfo;
   /** Where it lives, for logs: a file path or a URL with the password masked. */
   readonly location: string;

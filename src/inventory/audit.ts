@@ -61,5 +61,7 @@ export async function appendAudit(db: Kysely<DynamicDatabase>, dialect: DialectI
       (e) => sql`(${sql.join(cols.map((c) => sql`${dialect.encode(AUDIT_FIELDS.get(c)!.kind, (e as unknown as Record<string, unknown>)[c])}`))})`,
     );
     await sql`insert into ${sql.table('audit_log')} (${sql.join(cols.map((c) => sql.ref(c)))}) values ${sql.join(rows)}`.execute(db);
+    // See yieldToEventLoop in repository.ts: big appends must not hold the event loop.
+    if (entries.length > per) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 }

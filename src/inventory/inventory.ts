@@ -109,7 +109,7 @@ export class Inventory {
     this.exec = {
       database,
       powerBudget,
-      reader: bound?.db ?? database.db,
+      reader: bound?.db ?? database.readDb,
       resource(name: string): ResourceDef {
         const def = RESOURCE_BY_NAME.get(name);
         if (def === undefined) throw new TypeError(`unknown resource ${name}`);

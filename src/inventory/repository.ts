@@ -77,6 +77,16 @@ type Row = Record<string, unknown>;
 const IGNORED_ON_INPUT: ReadonlySet<string> = new Set(['created_at', 'updated_at']);
 const CHUNK = 500;
 
+/**
+ * Lets other work run between the chunks of a big write. better-sqlite3 runs
+ * each statement synchronously and Kysely chains them on microtasks, so
+ * without this a 100,000-row import would hold the event loop (and every
+ * read on the second connection) for its whole duration.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 function chunks<T>(list: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
@@ -150,6 +160,7 @@ export async function selectWhereIn(
     const lock = opts.forUpdate === true ? dialect.forUpdate : sql``;
     const r = await sql<Row>`select ${cols} from ${sql.table(def.name)} where ${sql.ref(column)} in (${list})${extra} order by ${sql.ref('id')}${lock}`.execute(db);
     for (const raw of r.rows) out.push(decodeRow(def, dialect, raw));
+    if (distinct.length > CHUNK) await yieldToEventLoop();
   }
   return out;
 }
@@ -484,6 +495,7 @@ export class Repository<T extends object> {
           sql<Row>`insert into ${sql.table(this.def.name)} (${sql.join(cols.map((c) => sql.ref(c)))}) values ${sql.join(tuples)} returning ${ret}`.execute(tx.db),
         );
         for (const raw of r.rows) created.push(decodeRow(this.def, this.dialect, raw));
+        await yieldToEventLoop();
       }
       await this.audit(tx, ctx, now, created.map((row) => ({ action: 'create' as const, before: undefined, after: row })));
       return { rows: created as unknown as T[], warnings: issues.warnings };
@@ -540,7 +552,8 @@ export class Repository<T extends object> {
       const results = new Map<number, AnyRow>();
       for (const i of items) results.set(i.index, i.before!);
       const changes: { action: 'update'; before: AnyRow; after: AnyRow }[] = [];
-      for (const item of live) {
+      for (const [n, item] of live.entries()) {
+        if (n % CHUNK === CHUNK - 1) await yieldToEventLoop();
         const row = await this.writeUpdate(tx, item.before!, item.after, item.changed, now);
         if (row === undefined) {
           // Someone else's update committed between our read and this write.

@@ -97,7 +97,10 @@ export async function rackPlacement(ctx: RuleContext): Promise<void> {
     const height = int(rack['u_height']);
     let placed = true;
     if (me.bottom !== undefined && me.top !== undefined) {
-      if (me.top > height) {
+      if (me.bottom < 1) {
+        ctx.fail(item, E.U_OUT_OF_RANGE, 'u_position', `U positions start at 1 (the bottom of ${rackLabel(rack)}), not ${me.bottom}`);
+        placed = false;
+      } else if (me.top > height) {
         ctx.fail(item, E.U_OUT_OF_RANGE, 'u_position', `a ${me.top - me.bottom + 1}U device at U${me.bottom} reaches U${me.top}, past the top of the ${height}U ${rackLabel(rack)}`);
         placed = false;
       } else {

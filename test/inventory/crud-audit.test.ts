@@ -165,6 +165,24 @@ describeEachBackend('inventory create/get/update/delete', (env) => {
     assert.equal(await inv.servers.get(-1), undefined);
   });
 
+  it('keeps serving reads while a long bulk write is in progress, showing the last commit', async () => {
+    const { inv } = env();
+    const prefix = uniq('slow');
+    const rows = Array.from({ length: 3000 }, (_, i) => ({ name: `${prefix}-${i}`, serial: `${prefix}-${i}` }));
+    let writeDone = false;
+    const write = inv.servers.bulkCreate(rows).then((r) => {
+      writeDone = true;
+      return r;
+    });
+    // Let the write take its transaction first.
+    await new Promise((r) => setImmediate(r));
+    const during = await inv.servers.list({ filters: [{ field: 'name', lookup: 'isw', value: prefix }] });
+    assert.equal(writeDone, false, 'the read did not wait for the write to commit');
+    assert.equal(during.count, 0, 'uncommitted rows are not visible');
+    await write;
+    assert.equal((await inv.servers.list({ filters: [{ field: 'name', lookup: 'isw', value: prefix }] })).count, 3000);
+  });
+
   it('commits a multi-resource transaction together, and notifies listeners only after the commit', async () => {
     const { inv } = env();
     const seen: string[] = [];

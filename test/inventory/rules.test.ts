@@ -30,7 +30,8 @@ describeEachBackend('inventory rules', (env) => {
     await inv.servers.create({ name: uniq('top'), rack_id: rackId, u_position: 41, u_size: 2 });
     const e = await rejectsWith(inv.servers.create({ name: uniq('s'), rack_id: rackId, u_position: 42, u_size: 2 }), [[E.U_OUT_OF_RANGE, 'u_position']]);
     assert.match(e.message, /reaches U43/);
-    await rejectsWith(inv.servers.create({ name: uniq('s'), rack_id: rackId, u_position: 0 }), [[E.INVALID_VALUE, 'u_position']]);
+    await rejectsWith(inv.servers.create({ name: uniq('s'), rack_id: rackId, u_position: 0 }), [[E.U_OUT_OF_RANGE, 'u_position']]);
+    await rejectsWith(inv.networkDevices.create({ name: uniq('s'), role: 'router', rack_id: rackId, u_position: -2, u_size: 4 }), [[E.U_OUT_OF_RANGE, 'u_position']]);
     await rejectsWith(inv.servers.create({ name: uniq('s'), u_position: 3 }), [[E.U_POSITION_WITHOUT_RACK, 'u_position']]);
     // A rack cannot shrink below what it holds.
     await rejectsWith(inv.racks.update(rackId, { u_height: 40 }), [[E.U_OUT_OF_RANGE, 'u_height']]);

@@ -68,6 +68,7 @@ export async function connectPostgres(opts: PostgresConnectOptions): Promise<Dat
   }
   return {
     db,
+    readDb: db,
     dialect: postgresDialectInfo,
     location: maskUrl(opts.url) + (opts.schema === undefined ? '' : ` (schema ${opts.schema})`),
     close: () => db.destroy(),

@@ -17,7 +17,9 @@ export interface SqliteConnectOptions {
 
 export function connectSqlite(opts: SqliteConnectOptions): Database {
   const file = join(opts.dataDir, INVENTORY_DB_FILE);
+  const busy = `busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`;
   let handle: BetterSqlite3.Database;
+  let readHandle: BetterSqlite3.Database;
   try {
     mkdirSync(opts.dataDir, { recursive: true });
     handle = new BetterSqlite3(file);
@@ -26,15 +28,22 @@ export function connectSqlite(opts: SqliteConnectOptions): Database {
     handle.pragma('synchronous = FULL');
     // Off by default in SQLite; the schema's REFERENCES are a safety net under the coded checks.
     handle.pragma('foreign_keys = ON');
-    handle.pragma(`busy_timeout = ${Math.max(0, Math.trunc(opts.busyTimeoutMs ?? 5000))}`);
+    handle.pragma(busy);
+    readHandle = new BetterSqlite3(file, { readonly: true });
+    readHandle.pragma(busy);
   } catch (err) {
     throw new DbError(DbErrorCode.CONNECT, `cannot open ${file}: ${(err as Error).message}`, { cause: err });
   }
   const db = new Kysely<DynamicDatabase>({ dialect: new SqliteDialect({ database: handle }) });
+  const readDb = new Kysely<DynamicDatabase>({ dialect: new SqliteDialect({ database: readHandle }) });
   return {
     db,
+    readDb,
     dialect: sqliteDialectInfo,
     location: file,
-    close: () => db.destroy(),
+    close: async () => {
+      await readDb.destroy();
+      await db.destroy();
+    },
   };
 }

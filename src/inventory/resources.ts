@@ -390,6 +390,7 @@ export const containers = define({
     cpu_limit: { kind: 'float', nullable: true, min: 0 },
     memory_mb: { kind: 'int', nullable: true, min: 0 },
     tenant_id: tenantId,
+    description,
   },
   uniques: [
     {

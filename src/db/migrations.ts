@@ -101,6 +101,7 @@ async function up0001(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   ]);
   await index(db, 'ux_racks_name', 'racks', 'datacenter_id, name', { unique: true });
   await index(db, 'ix_racks_tenant_id', 'racks', 'tenant_id');
+  await index(db, 'ix_racks_name', 'racks', 'name');
 
   await createTable(db, d, 'servers', [
     ['name', 'text', NN],
@@ -161,6 +162,7 @@ async function up0001(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await index(db, 'ux_storage_systems_name', 'storage_systems', 'datacenter_id, name', { unique: true });
   await index(db, 'ux_storage_systems_serial', 'storage_systems', 'serial', { unique: true, where: 'serial is not null' });
   await index(db, 'ix_storage_systems_rack_id', 'storage_systems', 'rack_id');
+  await index(db, 'ix_storage_systems_name', 'storage_systems', 'name');
   await index(db, 'ix_storage_systems_tenant_id', 'storage_systems', 'tenant_id');
 
   await createTable(db, d, 'network_devices', [
@@ -183,6 +185,7 @@ async function up0001(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await index(db, 'ux_network_devices_name', 'network_devices', 'coalesce(tenant_id, 0), name', { unique: true });
   await index(db, 'ux_network_devices_serial', 'network_devices', 'serial', { unique: true, where: 'serial is not null' });
   await index(db, 'ix_network_devices_rack_id', 'network_devices', 'rack_id');
+  await index(db, 'ix_network_devices_name', 'network_devices', 'name');
   await index(db, 'ix_network_devices_tenant_id', 'network_devices', 'tenant_id');
 
   // Ends are (object type, id, interface name) rather than interface rows:
@@ -217,6 +220,7 @@ async function up0001(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   ]);
   await index(db, 'ux_vms_name', 'vms', 'coalesce(tenant_id, 0), name', { unique: true });
   await index(db, 'ix_vms_host_server_id', 'vms', 'host_server_id');
+  await index(db, 'ix_vms_name', 'vms', 'name');
   await index(db, 'ix_vms_tenant_id', 'vms', 'tenant_id');
 
   await createTable(db, d, 'containers', [
@@ -232,6 +236,7 @@ async function up0001(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   ]);
   await index(db, 'ux_containers_name', 'containers', 'coalesce(host_server_id, 0), coalesce(vm_id, 0), name', { unique: true });
   await index(db, 'ix_containers_host_server_id', 'containers', 'host_server_id');
+  await index(db, 'ix_containers_name', 'containers', 'name');
   await index(db, 'ix_containers_vm_id', 'containers', 'vm_id');
   await index(db, 'ix_containers_tenant_id', 'containers', 'tenant_id');
 

@@ -382,7 +382,14 @@ export class Repository<T extends object> {
       if (relevant.length === 0) continue;
       const holders = new Map<string, string>();
       const first = u.columns[0]!;
-      for (const r of await rctx.loadWhereIn(this.def.name, first, relevant.map((i) => i.after[first]))) {
+      // Narrow by the scope too: interface names ("eth0") repeat on every server.
+      const scope0 = u.scope?.[0];
+      const scopeValues = scope0 === undefined ? [] : [...new Set(relevant.map((i) => i.after[scope0]))];
+      const narrow =
+        scope0 !== undefined && scopeValues.length <= CHUNK && scopeValues.every((v) => v !== null && v !== undefined)
+          ? { extra: sql`${sql.ref(scope0)} in (${sql.join(scopeValues.map((v) => sql`${dialect.encode(kindOf(this.def, scope0), v)}`))})` }
+          : {};
+      for (const r of await selectWhereIn(tx.db, dialect, this.def, first, relevant.map((i) => i.after[first]), narrow)) {
         if (!rewritten.has(r.id) && applies(r)) holders.set(keyOf(r), `${this.def.objectType} ${r.id}`);
       }
       for (const i of items) if (applies(i.after) && !touched(i)) holders.set(keyOf(i.after), `${this.def.objectType} ${i.after.id}`);

@@ -19,7 +19,7 @@ import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion } from './l
 import type { TftpBenchTools } from './lib/tftp-install.js';
 import { ensureTftpBenchTools } from './lib/tftp-install.js';
 import type { StormFigure, TftpServerRun, TransferFigure } from './lib/tftp-report.js';
-import { formatTftpTable, ratio, ratioLines } from './lib/tftp-report.js';
+import { formatTftpTable, medianTftpRun, ratio, ratioLines, roundLines } from './lib/tftp-report.js';
 import type { RunningTftpServer, TftpServerName } from './lib/tftp-servers.js';
 import { MAX_BLKSIZE, liveTftpServers, startTftpServer } from './lib/tftp-servers.js';
 
@@ -29,6 +29,9 @@ const USAGE = `usage: npm run bench:tftp -- [options]   (as root)
   --clients N       concurrent downloads in the storm (default 300)
   --storm-kib N     size of the storm's boot file in KiB (default 1024)
   --only NAME       run only "tftpd-hpa" or "dcplane"
+  --rounds N        run each server N times, alternating which goes first,
+                    and show each load's median round (default 1); use it on
+                    a busy host
   --json FILE       write the results there (default bench/results/tftp-<time>.json)
   --help            this text`;
 
@@ -50,6 +53,7 @@ interface Options {
   readonly clients: number;
   readonly stormKiB: number;
   readonly only: TftpServerName | undefined;
+  readonly rounds: number;
   readonly jsonFile: string | undefined;
 }
 
@@ -67,6 +71,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
       clients: { type: 'string' },
       'storm-kib': { type: 'string' },
       only: { type: 'string' },
+      rounds: { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -82,6 +87,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     clients: positiveInt('clients', values.clients, 300),
     stormKiB: positiveInt('storm-kib', values['storm-kib'], 1024),
     only,
+    rounds: positiveInt('rounds', values.rounds, 1),
     jsonFile: values.json,
   };
 }
@@ -282,21 +288,30 @@ async function main(argv: readonly string[]): Promise<number> {
   const names: TftpServerName[] = [];
   if (o.only !== 'dcplane') names.push('tftpd-hpa');
   if (o.only !== 'tftpd-hpa') names.push('dcplane');
-  const runs = new Map<TftpServerName, TftpServerRun>();
-  for (const name of names) {
-    if (stopping) break;
-    runs.set(name, await benchOne(name, files, o, tools));
-    await new Promise((r) => setTimeout(r, 1000));
+  const runs = new Map<TftpServerName, TftpServerRun[]>(names.map((n) => [n, []]));
+  const loads: number[] = [];
+  for (let round = 1; round <= o.rounds && !stopping; round++) {
+    // Alternating the order spreads a drift in the host's load over both servers.
+    const order = round % 2 === 1 ? names : [...names].reverse();
+    loads.push(loadavg()[0] ?? 0);
+    if (o.rounds > 1) console.log(`bench: round ${round}/${o.rounds}: ${order.join(', ')}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    for (const name of order) {
+      if (stopping) break;
+      runs.get(name)?.push(await benchOne(name, files, o, tools));
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
   cleanupNow();
 
-  const peer = runs.get('tftpd-hpa');
-  const dcplane = runs.get('dcplane');
+  const peer = medianTftpRun(runs.get('tftpd-hpa') ?? []);
+  const dcplane = medianTftpRun(runs.get('dcplane') ?? []);
   const cores = cpus().length;
   console.log('');
   console.log(`TFTP: ${o.sizeMiB} MiB with curl (blksize ${MAX_BLKSIZE}) and atftp (blksize ${MAX_BLKSIZE}, windowsize 16); storm of ${o.clients} x ${o.stormKiB} KiB (raw clients, blksize ${MAX_BLKSIZE}, lock-step)`);
   console.log(formatTftpTable(peer, dcplane, o.sizeMiB, o.clients, o.stormKiB));
+  if (o.rounds > 1) console.log(`(${o.rounds} rounds: each load's figures are that server's median round for it; 1-minute load average at each round's start: ${loads.map((l) => l.toFixed(2)).join(' ')})`);
   console.log('');
+  if (o.rounds > 1) for (const line of roundLines(runs.get('tftpd-hpa') ?? [], runs.get('dcplane') ?? [])) console.log(line);
   for (const r of [peer, dcplane]) {
     if (r?.storm !== undefined) console.log(`${r.server} storm completions per second: ${r.storm.completionsPerSecond.join(' ')}`);
     if (r?.error !== undefined) console.log(`${r.server}: FAILED [${r.error.code}] ${r.error.message.split('\n', 1)[0] ?? ''}`);
@@ -311,8 +326,10 @@ async function main(argv: readonly string[]): Promise<number> {
     bench: 'tftp',
     date: new Date().toISOString(),
     host: { cores, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
-    params: { size_mib: o.sizeMiB, clients: o.clients, storm_kib: o.stormKiB, max_blksize: MAX_BLKSIZE, tftpd_hpa: tools.tftpdHpa },
-    runs: Object.fromEntries(runs),
+    params: { size_mib: o.sizeMiB, clients: o.clients, storm_kib: o.stormKiB, rounds: o.rounds, max_blksize: MAX_BLKSIZE, tftpd_hpa: tools.tftpdHpa },
+    load_average_at_round_start: loads,
+    rounds: Object.fromEntries(runs),
+    median: { ...(peer !== undefined ? { 'tftpd-hpa': peer } : {}), ...(dcplane !== undefined ? { dcplane } : {}) },
     ratios: {
       curl_mib_per_second: ratio(dcplane?.curl?.ok === true ? dcplane.curl.mibPerSecond : undefined, peer?.curl?.ok === true ? peer.curl.mibPerSecond : undefined) ?? null,
       atftp_mib_per_second: ratio(dcplane?.atftp?.ok === true ? dcplane.atftp.mibPerSecond : undefined, peer?.atftp?.ok === true ? peer.atftp.mibPerSecond : undefined) ?? null,
@@ -321,7 +338,7 @@ async function main(argv: readonly string[]): Promise<number> {
   };
   writeFileSync(jsonFile, JSON.stringify(report, null, 2) + '\n');
   console.log(`bench: results written to ${jsonFile}`);
-  return [...runs.values()].every((r) => r.ok) ? 0 : 1;
+  return [...runs.values()].every((list) => list.every((r) => r.ok)) ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(

@@ -114,3 +114,61 @@ export function ratioLines(peer: TftpServerRun | undefined, dcplane: TftpServerR
     one('storm transfers/s', dcplane?.storm?.ok === true ? dcplane.storm.transfersPerSecond : undefined, peer?.storm?.ok === true ? peer.storm.transfersPerSecond : undefined),
   ];
 }
+
+/** Median by `rate` (lower middle for an even count); a failed figure counts as the slowest. */
+function medianBy<T extends { readonly ok: boolean }>(figures: readonly (T | undefined)[], rate: (f: T) => number): T | undefined {
+  const present = figures.filter((f): f is T => f !== undefined);
+  if (present.length === 0) return undefined;
+  const score = (f: T): number => (f.ok ? rate(f) : -1);
+  const sorted = [...present].sort((a, b) => score(a) - score(b));
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+/**
+ * One server's rounds folded into one run: each load's figure is the round
+ * that is the median for that load (a real measurement, not a blend), so a
+ * round disturbed by other work on the host moves no figure. ok only when
+ * every round was.
+ */
+export function medianTftpRun(runs: readonly TftpServerRun[]): TftpServerRun | undefined {
+  const first = runs[0];
+  if (first === undefined) return undefined;
+  if (runs.length === 1) return first;
+  const curl = medianBy(runs.map((r) => r.curl), (f) => f.mibPerSecond);
+  const atftp = medianBy(runs.map((r) => r.atftp), (f) => f.mibPerSecond);
+  const storm = medianBy(runs.map((r) => r.storm), (f) => f.transfersPerSecond);
+  const atftpOack = runs.find((r) => r.atftpOack !== undefined)?.atftpOack;
+  const error = runs.find((r) => r.error !== undefined)?.error;
+  return {
+    server: first.server,
+    ok: runs.every((r) => r.ok),
+    ...(curl !== undefined ? { curl } : {}),
+    ...(atftp !== undefined ? { atftp } : {}),
+    ...(atftpOack !== undefined ? { atftpOack } : {}),
+    ...(storm !== undefined ? { storm } : {}),
+    ...(error !== undefined ? { error } : {}),
+  };
+}
+
+/** Each load's rate per round for both servers, and the ratio within each round (same host load). */
+export function roundLines(peer: readonly TftpServerRun[], dcplane: readonly TftpServerRun[]): string[] {
+  const loads: [string, (r: TftpServerRun) => number | undefined][] = [
+    ['curl MiB/s', (r) => okValue(r.curl, r.curl?.mibPerSecond)],
+    ['atftp MiB/s', (r) => okValue(r.atftp, r.atftp?.mibPerSecond)],
+    ['storm transfers/s', (r) => (r.storm?.ok === true ? r.storm.transfersPerSecond : undefined)],
+  ];
+  const show = (v: number | undefined, digits: number): string => (v === undefined ? '-' : v.toFixed(digits));
+  const lines: string[] = [];
+  for (const [label, value] of loads) {
+    const n = Math.max(peer.length, dcplane.length);
+    const cells: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = peer[i] === undefined ? undefined : value(peer[i] as TftpServerRun);
+      const d = dcplane[i] === undefined ? undefined : value(dcplane[i] as TftpServerRun);
+      const q = ratio(d, p);
+      cells.push(`${show(p, 1)}/${show(d, 1)}${q === undefined ? '' : ` (${q.toFixed(2)})`}`);
+    }
+    lines.push(`${label} by round, tftpd-hpa/dcplane (ratio): ${cells.join(', ')}`);
+  }
+  return lines;
+}

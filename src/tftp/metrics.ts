@@ -67,15 +67,21 @@ export class TftpMetrics {
   readonly files = new BoundedLabel(FILE_LABEL_CAP);
   readonly clients = new BoundedLabel(CLIENT_LABEL_CAP);
 
-  constructor(registry: Registry, cacheStats: () => FileCacheStats) {
+  /**
+   * `flushProgress` brings the byte and resend counters of running transfers
+   * up to date; it is called before those counters are read, so the transfer
+   * path adds to them once per transfer instead of once per packet.
+   */
+  constructor(registry: Registry, cacheStats: () => FileCacheStats, flushProgress: () => void = () => undefined) {
     const registers = [registry];
+    const collect = (): void => flushProgress();
     this.active = new Gauge({ name: 'dcplane_tftp_transfers_active', help: 'Transfers running now, by direction (read, write)', labelNames: ['direction'], registers });
     this.transfers = new Counter({ name: 'dcplane_tftp_transfers_total', help: 'Transfers ended, by direction and outcome (completed, failed, refused)', labelNames: ['direction', 'outcome'], registers });
     this.failures = new Counter({ name: 'dcplane_tftp_transfer_failures_total', help: 'Failed transfers by reason (timeout: retries exhausted and abandoned; peer_error, read_error, write_error, too_large, illegal_operation)', labelNames: ['reason'], registers });
     this.refusals = new Counter({ name: 'dcplane_tftp_requests_refused_total', help: 'Requests answered with an ERROR instead of a transfer, by reason', labelNames: ['reason'], registers });
-    this.bytesSent = new Counter({ name: 'dcplane_tftp_bytes_sent_total', help: 'DATA payload bytes sent, resends included', registers });
+    this.bytesSent = new Counter({ name: 'dcplane_tftp_bytes_sent_total', help: 'DATA payload bytes sent, resends included', registers, collect });
     this.bytesReceived = new Counter({ name: 'dcplane_tftp_bytes_received_total', help: 'Upload payload bytes received and kept', registers });
-    this.resends = new Counter({ name: 'dcplane_tftp_resends_total', help: 'Packets sent again after a timeout or a partial-window ACK', registers });
+    this.resends = new Counter({ name: 'dcplane_tftp_resends_total', help: 'Packets sent again after a timeout or a partial-window ACK', registers, collect });
     this.requests = new Counter({ name: 'dcplane_tftp_requests_total', help: 'Packets received on the request port, by opcode (RRQ, WRQ, DATA, ACK, ERROR, OACK, unknown)', labelNames: ['opcode'], registers });
     this.dropped = new Counter({ name: 'dcplane_tftp_packets_dropped_total', help: 'Packets dropped (malformed, stray, rate limited, duplicate request), by reason', labelNames: ['reason'], registers });
     this.errorsSent = new Counter({ name: 'dcplane_tftp_errors_sent_total', help: 'ERROR packets sent, by TFTP error code', labelNames: ['code'], registers });

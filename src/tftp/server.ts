@@ -49,6 +49,12 @@ const NETASCII_MAX_BYTES = 64 * 1024 * 1024;
 const MAIN_RECV_BUFFER = 4 * 1024 * 1024;
 const MIN_SEND_BUFFER = 256 * 1024;
 const MAX_SEND_BUFFER = 8 * 1024 * 1024;
+/** Bytes read from disk at once for a file served from its descriptor (one pread per ~44 blocks of 1468). */
+const READ_AHEAD_BYTES = 64 * 1024;
+/** Binds tried before giving up on a port that no other transfer of ours holds. */
+const PORT_ATTEMPTS = 8;
+/** How long a closing transfer waits for sends still queued in libuv before closing anyway. */
+const DRAIN_WAIT_MS = 2000;
 
 /** A request refused before any transfer started: the ERROR sent and the reason counted. */
 interface Refusal {
@@ -76,7 +82,12 @@ interface Upload {
 interface Transfer {
   readonly record: TransferRecord;
   readonly key: string;
+  /** Connected to the client when `connected`; then the kernel hands it the client's packets only. */
   readonly socket: Socket;
+  /** Bound to the same address and port, unconnected: receives every packet not from the client (RFC 1350 §4's strangers). */
+  readonly stranger: Socket | undefined;
+  readonly connected: boolean;
+  readonly port: number;
   readonly session: ReadSession | WriteSession;
   readonly started: number;
   fd: number | undefined;
@@ -88,25 +99,53 @@ interface Transfer {
   dallying: boolean;
   countedBytes: number;
   countedResends: number;
-  /** Sends not yet handed to the kernel: closing the socket would cancel them (a final ERROR among them). */
+  /** Unconnected sends not yet handed to the kernel: closing the socket would cancel them (a final ERROR among them). */
   pendingSends: number;
   closing: boolean;
+}
+
+/** The sockets of one transfer, bound and (when the platform allows) connected. */
+interface TransferSockets {
+  readonly socket: Socket;
+  readonly stranger: Socket | undefined;
+  readonly connected: boolean;
+  readonly port: number;
 }
 
 function errorCodeOf(packet: Buffer): number | undefined {
   return packet.length >= 4 && packet[1] === TftpOpcode.ERROR && packet[0] === 0 ? packet.readUInt16BE(2) : undefined;
 }
 
+function readFully(fd: number, into: Buffer, at: number, length: number, offset: number): number {
+  let n = 0;
+  while (n < length) {
+    const r = readSync(fd, into, at + n, length - n, offset + n);
+    if (r === 0) break;
+    n += r;
+  }
+  return n;
+}
+
+/**
+ * Blocks from an open descriptor, read ahead READ_AHEAD_BYTES at a time: a
+ * boot storm serves every transfer from disk until the cache holds the file,
+ * and one pread per block was most of its system calls.
+ */
 function fdSource(fd: number, size: number): BlockSource {
+  let chunk: Buffer | undefined;
+  let chunkAt = 0;
+  let chunkLength = 0;
   return {
     size,
     read(offset, length, into, at) {
-      let n = 0;
-      while (n < length) {
-        const r = readSync(fd, into, at + n, length - n, offset + n);
-        if (r === 0) break;
-        n += r;
+      if (length >= READ_AHEAD_BYTES) return readFully(fd, into, at, length, offset);
+      if (offset < chunkAt || offset + length > chunkAt + chunkLength) {
+        chunk ??= Buffer.allocUnsafe(Math.min(READ_AHEAD_BYTES, Math.max(size, 1)));
+        chunkAt = offset;
+        chunkLength = readFully(fd, chunk, 0, Math.min(chunk.length, Math.max(0, size - offset)), offset);
       }
+      const n = Math.max(0, Math.min(length, chunkAt + chunkLength - offset));
+      (chunk as Buffer).copy(into, at, offset - chunkAt, offset - chunkAt + n);
       return n;
     },
   };
@@ -114,7 +153,7 @@ function fdSource(fd: number, size: number): BlockSource {
 
 function readWhole(fd: number, size: number): Buffer {
   const buf = Buffer.allocUnsafe(size);
-  const n = fdSource(fd, size).read(0, size, buf, 0);
+  const n = readFully(fd, buf, 0, size, 0);
   return n === size ? buf : buf.subarray(0, n);
 }
 
@@ -137,6 +176,24 @@ function bindSocket(socket: Socket, host: string, port: number): Promise<void> {
       resolve();
     });
   });
+}
+
+function connectSocket(socket: Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.connect(port, address, (err?: Error) => (err === undefined || err === null ? resolve() : reject(err)));
+  });
+}
+
+/** Closes once the sends libuv still holds have left (closing drops them), or after DRAIN_WAIT_MS. */
+function closeWhenDrained(socket: Socket, deadline = performance.now() + DRAIN_WAIT_MS): void {
+  let queued: number;
+  try {
+    queued = socket.getSendQueueCount();
+  } catch {
+    return; // Closed already.
+  }
+  if (queued === 0 || performance.now() >= deadline) closeSocket(socket);
+  else setTimeout(() => closeWhenDrained(socket, deadline), 5).unref();
 }
 
 function closeSocket(socket: Socket): void {
@@ -195,6 +252,8 @@ export class TftpServer {
   /** Requests being set up or transferring, by client "address:port", so a retransmitted request does not start a second transfer. */
   private readonly byClient = new Map<string, Transfer | 'pending'>();
   private readonly transfers = new Set<Transfer>();
+  /** Ports held by running transfers: a socket with SO_REUSEADDR may be given one of them by the kernel. */
+  private readonly transferPorts = new Set<number>();
   private nextId = 1;
   private stopped = false;
 
@@ -203,7 +262,7 @@ export class TftpServer {
     this.log = opts.logger.child({ svc: 'tftp' });
     this.generated = opts.generated ?? new TftpGeneratedFiles();
     this.cache = new TftpFileCache({ maxBytes: opts.config.cache.max_bytes, maxFileBytes: opts.config.cache.max_file_bytes });
-    this.metrics = new TftpMetrics(opts.registry, () => this.cache.stats());
+    this.metrics = new TftpMetrics(opts.registry, () => this.cache.stats(), () => this.countAllProgress());
     this.access = new TftpAccessControl(accessOptions(opts.config));
     this.jail = new TftpJail(opts.config.root);
     this.uploadJail = uploadJailOf(opts.config);
@@ -590,15 +649,15 @@ export class TftpServer {
     upload: Upload | undefined,
   ): Promise<void> {
     const key = `${rinfo.address}:${rinfo.port}`;
-    const socket = createSocket({ type: isIPv6(this.host) ? 'udp6' : 'udp4' });
+    let sockets: TransferSockets;
     try {
-      await bindSocket(socket, this.host, 0);
+      sockets = await this.openTransferSockets(rinfo);
     } catch (err) {
-      closeSocket(socket);
       if (fd !== undefined) closeSync(fd);
       if (upload !== undefined) this.discardUpload(upload);
       throw err;
     }
+    const socket = sockets.socket;
     try {
       socket.setSendBufferSize(Math.min(Math.max(2 * (windowBytes + 64 * Math.ceil(windowBytes / 512)), MIN_SEND_BUFFER), MAX_SEND_BUFFER));
     } catch {
@@ -609,6 +668,9 @@ export class TftpServer {
       record: rec,
       key,
       socket,
+      stranger: sockets.stranger,
+      connected: sockets.connected,
+      port: sockets.port,
       session,
       started: performance.now(),
       fd,
@@ -623,8 +685,15 @@ export class TftpServer {
       closing: false,
     };
     socket.on('message', (msg, from) => this.onTransferPacket(t, msg, from));
-    socket.on('error', (err) => this.log.warn({ err, client: key }, 'tftp transfer socket error'));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      // A connected socket reports the client's ICMP port unreachable (it went away); its timer ends the transfer.
+      if (err.code === 'ECONNREFUSED') this.log.debug({ err, client: key }, 'tftp client port unreachable');
+      else this.log.warn({ err, client: key }, 'tftp transfer socket error');
+    });
+    sockets.stranger?.on('message', (_msg, from) => this.answerStranger(t, from));
+    sockets.stranger?.on('error', (err) => this.log.warn({ err, client: key }, 'tftp transfer socket error'));
     this.transfers.add(t);
+    this.transferPorts.add(t.port);
     this.byClient.set(key, t);
     this.transferLog.begin(rec);
     this.metrics.active.inc({ direction: rec.direction });
@@ -638,13 +707,15 @@ export class TftpServer {
 
   private onTransferPacket(t: Transfer, msg: Buffer, from: RemoteInfo): void {
     const rec = t.record;
+    // Connected, the kernel passes only the client's packets; one may still have queued before connect().
     if (from.port !== rec.clientPort || from.address !== rec.clientIp) {
-      // RFC 1350 §4: "If a source TID does not match, the packet should be discarded as erroneously
-      // sent from somewhere else. An error packet should be sent to the source of the incorrect
-      // packet, while not disturbing the transfer."
-      this.metrics.dropped.inc({ reason: 'unknown_tid' });
-      this.metrics.errorsSent.inc({ code: String(TftpErrorCode.UNKNOWN_TID) });
-      t.socket.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address, () => undefined);
+      this.answerStranger(t, from);
+      return;
+    }
+    const s = t.session;
+    // The steady state of a read, decoded in place: ACK is opcode 4 and a block number.
+    if (msg.length >= 4 && msg[0] === 0 && msg[1] === TftpOpcode.ACK && !t.finished && s instanceof ReadSession) {
+      this.run(t, s.onAck(((msg[2] as number) << 8) | (msg[3] as number), performance.now()));
       return;
     }
     let p;
@@ -656,7 +727,6 @@ export class TftpServer {
       return;
     }
     const now = performance.now();
-    const s = t.session;
     if (t.finished) {
       if (t.dallying && p.op === 'DATA' && s instanceof WriteSession) this.emit(t, s.onData(p.block, p.data, now));
       return;
@@ -665,6 +735,19 @@ export class TftpServer {
     else if (p.op === 'DATA' && s instanceof WriteSession) this.run(t, s.onData(p.block, p.data, now));
     else if (p.op === 'ERROR') this.run(t, s.onError());
     else this.metrics.dropped.inc({ reason: 'unexpected_opcode' });
+  }
+
+  /**
+   * RFC 1350 §4: "If a source TID does not match, the packet should be discarded as erroneously
+   * sent from somewhere else. An error packet should be sent to the source of the incorrect
+   * packet, while not disturbing the transfer." It leaves from the transfer's port.
+   */
+  private answerStranger(t: Transfer, from: RemoteInfo): void {
+    this.metrics.dropped.inc({ reason: 'unknown_tid' });
+    if (t.closing) return;
+    this.metrics.errorsSent.inc({ code: String(TftpErrorCode.UNKNOWN_TID) });
+    const socket = t.stranger ?? t.socket;
+    socket.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address, () => undefined);
   }
 
   /** Sends the `send` actions only (a dallying write re-ACKs its last block). */
@@ -691,7 +774,6 @@ export class TftpServer {
         this.finish(t, 'failed', a.reason);
       }
     }
-    this.countProgress(t);
     if (!t.finished) this.arm(t);
     else if (!t.dallying) this.closeTransfer(t);
   }
@@ -703,6 +785,14 @@ export class TftpServer {
       t.record.errorCode = code;
     }
     const s = t.session;
+    if (t.connected) {
+      // Connected: no address to resolve, so dgram sends at once, without a callback or a tick.
+      // When the kernel took the packet (libuv queued nothing) its buffer is free again; a queued
+      // one stays pending in the session, which then fills a fresh buffer for that slot.
+      t.socket.send(packet);
+      if (s instanceof ReadSession && t.socket.getSendQueueCount() === 0) s.onSent(packet);
+      return;
+    }
     t.pendingSends++;
     t.socket.send(packet, t.record.clientPort, t.record.clientIp, (err) => {
       t.pendingSends--;
@@ -734,6 +824,11 @@ export class TftpServer {
       return;
     }
     this.run(t, t.session.onTimeout(Math.max(now, at)));
+  }
+
+  /** Metrics of progress are brought up to date per transfer at its end and for a scrape, not per packet. */
+  private countAllProgress(): void {
+    for (const t of this.transfers) if (!t.finished) this.countProgress(t);
   }
 
   private countProgress(t: Transfer): void {
@@ -825,8 +920,68 @@ export class TftpServer {
     t.timer = undefined;
     t.dallying = false;
     if (!this.transfers.delete(t)) return;
+    this.transferPorts.delete(t.port);
     t.closing = true;
-    if (t.pendingSends === 0) closeSocket(t.socket);
+    if (t.stranger !== undefined) closeSocket(t.stranger);
+    if (t.connected) closeWhenDrained(t.socket);
+    else if (t.pendingSends === 0) closeSocket(t.socket);
+  }
+
+  /**
+   * A transfer's own port (its TID), with a socket connected to the client:
+   * the kernel routes it only the client's packets and sends to a cached
+   * route without an address, which makes a lock-step transfer cheaper per
+   * block. Strangers' packets, which a connected socket would answer with
+   * ICMP, reach a second, unconnected socket on the same address and port
+   * (SO_REUSEADDR on both; Linux prefers the connected socket for the
+   * client's packets), which answers them with ERROR 5. When the second
+   * socket cannot share the port, one unconnected socket serves the transfer.
+   */
+  private async openTransferSockets(rinfo: RemoteInfo): Promise<TransferSockets> {
+    const type = isIPv6(this.host) ? 'udp6' : 'udp4';
+    const rejected: Socket[] = [];
+    try {
+      for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
+        const socket = createSocket({ type, reuseAddr: true });
+        try {
+          await bindSocket(socket, this.host, 0);
+        } catch (err) {
+          closeSocket(socket);
+          throw err;
+        }
+        const port = socket.address().port;
+        // With SO_REUSEADDR the kernel may pick a port another SO_REUSEADDR socket holds: ours must each have their own.
+        if (this.transferPorts.has(port)) {
+          rejected.push(socket);
+          continue;
+        }
+        const stranger = createSocket({ type, reuseAddr: true });
+        try {
+          await bindSocket(stranger, this.host, port);
+        } catch {
+          closeSocket(stranger);
+          return { socket, stranger: undefined, connected: false, port };
+        }
+        try {
+          await connectSocket(socket, rinfo.port, rinfo.address);
+        } catch {
+          closeSocket(stranger);
+          return { socket, stranger: undefined, connected: false, port };
+        }
+        return { socket, stranger, connected: true, port };
+      }
+    } finally {
+      for (const r of rejected) closeSocket(r);
+    }
+    // Only ports our transfers hold came back: one plain socket, which the kernel gives a port of its own.
+    const socket = createSocket({ type });
+    try {
+      await bindSocket(socket, this.host, 0);
+    } catch (err) {
+      closeSocket(socket);
+      throw err;
+    }
+    return { socket, stranger: undefined, connected: false, port: socket.address().port };
   }
 }
 

@@ -208,6 +208,64 @@ describe('TftpServer on loopback', () => {
     await stranger.close();
   });
 
+  it('gives a transfer a socket connected to its client and an unconnected one on the same port for strangers (Linux)', async (t) => {
+    if (!existsSync('/proc/net/udp')) {
+      t.skip('no /proc/net/udp');
+      return;
+    }
+    const r = await start();
+    file('conn.bin', pattern(2000));
+    const c = await RawClient.open();
+    c.send(rrq('conn.bin'), r.server.port);
+    const d1 = await c.next();
+    assert.equal(d1.op, 'DATA');
+    const hex = (n: number): string => n.toString(16).toUpperCase().padStart(4, '0');
+    // /proc/net/udp: "sl local_address rem_address st ...", addresses as HEXIP:HEXPORT (IPv4 in host byte order).
+    const onPort = readFileSync('/proc/net/udp', 'utf8')
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/))
+      .filter((f) => f[1]?.endsWith(`:${hex(d1.from.port)}`));
+    const remotes = onPort.map((f) => f[2]).sort();
+    assert.deepEqual(remotes, ['00000000:0000', `0100007F:${hex(c.port)}`], 'one socket connected to the client, one for strangers');
+    // Neither socket outlives the transfer.
+    let block = 1;
+    for (let p: Awaited<ReturnType<RawClient['next']>> = d1; p.op === 'DATA'; ) {
+      c.send(ack(block), d1.from.port);
+      if (p.data.length < 512) break;
+      p = await c.next();
+      if (p.op === 'DATA') block = p.block;
+    }
+    await until(() => !readFileSync('/proc/net/udp', 'utf8').includes(`:${hex(d1.from.port)} `));
+    await c.close();
+  });
+
+  it('gives concurrent transfers ports of their own and keeps each client\'s packets on its transfer', async () => {
+    const r = await start();
+    const content = file('many.bin', pattern(512 * 8 + 100));
+    const results = await Promise.all(Array.from({ length: 40 }, () => download(r.server.port, 'many.bin', { options: { blksize: 512 } })));
+    for (const d of results) assert.ok(d.data.equals(content));
+    assert.equal(new Set(results.map((d) => d.tid)).size, 40, 'every transfer has its own TID');
+    await until(async () => (await metric(r.registry, 'dcplane_tftp_transfers_total', { outcome: 'completed' })) === 40);
+    assert.equal(await metric(r.registry, 'dcplane_tftp_packets_dropped_total', { reason: 'unknown_tid' }), 0);
+  });
+
+  it('reports bytes sent by a transfer still running when the metrics are read', async () => {
+    const r = await start();
+    file('slow.bin', pattern(512 * 4));
+    const c = await RawClient.open();
+    c.send(rrq('slow.bin'), r.server.port);
+    const d1 = await c.next();
+    c.send(ack(1), d1.from.port);
+    const d2 = await c.next();
+    assert.equal(d2.op === 'DATA' && d2.block, 2);
+    assert.equal(await metric(r.registry, 'dcplane_tftp_bytes_sent_total'), 1024);
+    c.send(errorPacket(0, 'enough'), d1.from.port);
+    await until(async () => (await metric(r.registry, 'dcplane_tftp_transfers_total', { outcome: 'failed' })) === 1);
+    assert.equal(await metric(r.registry, 'dcplane_tftp_bytes_sent_total'), 1024, 'counted once, not again at the end');
+    await c.close();
+  });
+
   it('never resends on a duplicate ACK (Sorcerer\'s Apprentice), only on timeout', async () => {
     const r = await start();
     file('dup.bin', pattern(2000));

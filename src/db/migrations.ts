@@ -320,10 +320,47 @@ async function up0001(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await index(db, 'ix_audit_log_request_id', 'audit_log', 'request_id');
 }
 
+/**
+ * What the auth store (src/auth/db-auth-store.ts) needs beyond 0001: TOTP
+ * replay refusal, rotating refresh tokens, API token revocation and lookup by
+ * prefix.
+ */
+async function up0002(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void> {
+  // RFC 6238 §5.2: the verifier MUST NOT accept the second attempt of the
+  // OTP after the successful validation has been issued for the first OTP.
+  await db.schema.alterTable('users').addColumn('totp_last_step', 'integer').execute();
+
+  // Not an inventory resource: no id or version, the SHA-256 of the token is
+  // the key it is always looked up by. Rows go with their user (a deleted
+  // account's sessions must not outlive it).
+  await db.schema
+    .createTable('refresh_tokens')
+    .addColumn('token_hash', sql.raw(d.ddl.text), (c) => c.primaryKey())
+    .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+    .addColumn('family_id', sql.raw(d.ddl.text), (c) => c.notNull())
+    .addColumn('created_at', sql.raw(d.ddl.timestamp), (c) => c.notNull())
+    .addColumn('expires_at', sql.raw(d.ddl.timestamp), (c) => c.notNull())
+    .addColumn('used_at', sql.raw(d.ddl.timestamp))
+    .addColumn('revoked_at', sql.raw(d.ddl.timestamp))
+    .execute();
+  await index(db, 'ix_refresh_tokens_family_id', 'refresh_tokens', 'family_id');
+  // PostgreSQL does not index a foreign key by itself; a user delete would scan the table.
+  await index(db, 'ix_refresh_tokens_user_id', 'refresh_tokens', 'user_id');
+
+  await db.schema.alterTable('api_tokens').addColumn('revoked_at', sql.raw(d.ddl.timestamp)).execute();
+  // Tokens are found by the prefix they carry (`dcp_<prefix>_…`); two tokens
+  // with one prefix would make the lookup ambiguous.
+  await index(db, 'ux_api_tokens_prefix', 'api_tokens', 'prefix', { unique: true });
+  // The prefix is part of the hashed token, so unique prefixes already make
+  // the hashes unique; nothing looks a token up by its hash alone.
+  await sql`drop index ux_api_tokens_token_hash`.execute(db);
+}
+
 /** Every migration, oldest first; names sort in the order they run. */
 function migrations(d: DialectInfo): Record<string, Migration> {
   return {
     '0001_inventory': { up: (db) => up0001(db as Kysely<DynamicDatabase>, d) },
+    '0002_auth': { up: (db) => up0002(db as Kysely<DynamicDatabase>, d) },
   };
 }
 

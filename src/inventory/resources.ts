@@ -421,6 +421,8 @@ export const users = define({
     is_active: { kind: 'bool', default: true },
     totp_secret: { kind: 'text', nullable: true, secret: true },
     totp_enabled: { kind: 'bool', default: false },
+    /** The last accepted TOTP step (auth's replay check); written by the auth store only. */
+    totp_last_step: { kind: 'int', nullable: true, min: 0 },
     failed_logins: { kind: 'int', default: 0, min: 0 },
     locked_until: { kind: 'timestamp', nullable: true },
     last_login: { kind: 'timestamp', nullable: true },
@@ -442,9 +444,11 @@ export const apiTokens = define({
     read_only: { kind: 'bool', default: false },
     expires_at: { kind: 'timestamp', nullable: true },
     last_used_at: { kind: 'timestamp', nullable: true },
+    /** Set once; a revoked token is refused (AUTH_ERR_TOKEN_REVOKED) and kept for the record. */
+    revoked_at: { kind: 'timestamp', nullable: true },
     description,
   },
-  uniques: [{ index: 'ux_api_tokens_token_hash', columns: ['token_hash'], code: InventoryErrorCode.DUPLICATE_VALUE, path: 'token_hash', what: 'token' }],
+  uniques: [{ index: 'ux_api_tokens_prefix', columns: ['prefix'], code: InventoryErrorCode.DUPLICATE_VALUE, path: 'prefix', what: 'token prefix' }],
   dependents: [],
   tenancy: undefined,
   defaultOrdering: ['id'],

@@ -356,6 +356,11 @@ async function up0002(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await sql`drop index ux_api_tokens_token_hash`.execute(db);
 }
 
+/** Names of every migration, oldest first. */
+export function migrationNames(d: DialectInfo): readonly string[] {
+  return Object.keys(migrations(d)).sort();
+}
+
 /** Every migration, oldest first; names sort in the order they run. */
 function migrations(d: DialectInfo): Record<string, Migration> {
   return {
@@ -380,11 +385,19 @@ export const MIGRATION_TABLE = 'dcplane_migration';
  * its own transaction on both backends.
  */
 export async function migrateToLatest(database: Database): Promise<readonly string[]> {
+  // On PostgreSQL the migrator must look for its tables in the connection's own
+  // schema: without it, a dcplane_migration_lock in any other schema of the
+  // database is taken for ours and the run fails.
+  const schema =
+    database.dialect.name === 'postgres'
+      ? (await sql<{ s: string }>`select current_schema() as s`.execute(database.db)).rows[0]?.s
+      : undefined;
   const migrator = new Migrator({
     db: database.db,
     provider: new CodeMigrationProvider(database.dialect),
     migrationTableName: MIGRATION_TABLE,
     migrationLockTableName: `${MIGRATION_TABLE}_lock`,
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {

@@ -15,12 +15,19 @@
  *    to ips[i]:ports[i] with sendmmsg(2), one system call for a whole batch of
  *    replies (an event-loop turn's OFFERs, a committed batch's ACKs) instead
  *    of one sendmsg and one libuv request each through dgram.
+ *  - startReceiver(fd, slab, meta, slotBytes, onPackets, onWritable): reads
+ *    the socket with recvmmsg(2) whenever it is readable and hands JS a batch
+ *    at a time (one call per up to meta.length / 3 datagrams), in place of
+ *    dgram's one allocation, one address string and one callback per
+ *    datagram. setWritable/stopReceiver/socketBuffers go with it.
  *
  * Errors are thrown as JS errors with `code` set to the errno name and
  * `syscall` to the call that failed.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
+#include <uv.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -321,11 +328,248 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * The receiver: a libuv poll handle on the socket, and the JS side's slab
+ * (slot i holds datagram i of a batch) and meta array ([length, source ip
+ * (host order), source port, flags] per datagram; flags bit 0: truncated to
+ * the slot). The JS objects are held by references until the handle closes.
+ */
+#define META_FIELDS 4
+#define RECV_BATCH_MAX 256
+/* Batches read per readiness event before the loop gets a turn: a flood cannot starve timers and the lease writer's answers. */
+#define RECV_ROUNDS 4
+
+typedef struct {
+  uv_poll_t poll;
+  napi_env env;
+  int fd;
+  int events;
+  int stopped;
+  uint8_t *slab;
+  size_t slot_bytes;
+  uint32_t *meta;
+  uint32_t slots;
+  napi_ref slab_ref, meta_ref, on_packets, on_writable;
+  napi_async_context actx;
+} receiver_t;
+
+static void receiver_closed(uv_handle_t *h) {
+  free(h->data);
+}
+
+/* Calls fn(arg) as a callback from the event loop: microtasks and process.nextTick run after it. */
+static void call_js(receiver_t *r, napi_ref fn_ref, int has_arg, int32_t arg) {
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value fn, recv, argv[1], result;
+  napi_get_reference_value(env, fn_ref, &fn);
+  napi_get_global(env, &recv);
+  if (has_arg) napi_create_int32(env, arg, &argv[0]);
+  if (napi_make_callback(env, r->actx, recv, fn, has_arg ? 1 : 0, argv, &result) == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void receiver_stop(receiver_t *r) {
+  if (r->stopped) return;
+  r->stopped = 1;
+  uv_poll_stop(&r->poll);
+  napi_delete_reference(r->env, r->slab_ref);
+  napi_delete_reference(r->env, r->meta_ref);
+  napi_delete_reference(r->env, r->on_packets);
+  napi_delete_reference(r->env, r->on_writable);
+  napi_async_destroy(r->env, r->actx);
+  uv_close((uv_handle_t *)&r->poll, receiver_closed);
+}
+
+static void receiver_cleanup_hook(void *arg) {
+  receiver_stop(arg);
+}
+
+static void on_poll(uv_poll_t *h, int status, int events) {
+  receiver_t *r = h->data;
+  if (status < 0) {
+    call_js(r, r->on_packets, 1, status);
+    return;
+  }
+  if (events & UV_READABLE) {
+    struct mmsghdr msgs[RECV_BATCH_MAX];
+    struct iovec iov[RECV_BATCH_MAX];
+    struct sockaddr_in addrs[RECV_BATCH_MAX];
+    for (int round = 0; round < RECV_ROUNDS && !r->stopped; round++) {
+      for (uint32_t k = 0; k < r->slots; k++) {
+        iov[k].iov_base = r->slab + (size_t)k * r->slot_bytes;
+        iov[k].iov_len = r->slot_bytes;
+        memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
+        msgs[k].msg_hdr.msg_name = &addrs[k];
+        msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+        msgs[k].msg_len = 0;
+      }
+      int n;
+      do {
+        n = recvmmsg(r->fd, msgs, r->slots, MSG_DONTWAIT, NULL);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        /* Readiness was consumed by another reader, or a queued ICMP error (ECONNREFUSED...) was returned: nothing to hand over. */
+        break;
+      }
+      if (n == 0) break;
+      for (int k = 0; k < n; k++) {
+        uint32_t *m = r->meta + (size_t)k * META_FIELDS;
+        m[0] = msgs[k].msg_len;
+        m[1] = ntohl(addrs[k].sin_addr.s_addr);
+        m[2] = ntohs(addrs[k].sin_port);
+        m[3] = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
+      }
+      call_js(r, r->on_packets, 1, n);
+      if ((uint32_t)n < r->slots) break;
+    }
+  }
+  if ((events & UV_WRITABLE) && !r->stopped) call_js(r, r->on_writable, 0, 0);
+}
+
+static napi_value receiver_external(napi_env env, receiver_t *r) {
+  napi_value out;
+  napi_create_external(env, r, NULL, NULL, &out);
+  return out;
+}
+
+static receiver_t *get_receiver(napi_env env, napi_value v) {
+  napi_valuetype t;
+  void *p = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+/* startReceiver(fd, slab: Buffer, meta: Uint32Array, slotBytes, onPackets(n), onWritable()): handle */
+static napi_value start_receiver(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) { napi_throw_type_error(env, "EINVAL", "startReceiver(fd, slab, meta, slotBytes, onPackets, onWritable)"); return NULL; }
+  int32_t fd = -1;
+  uint32_t slot_bytes = 0;
+  void *slab = NULL, *meta = NULL;
+  size_t slab_len = 0, meta_len = 0;
+  bool is_buffer = false, is_ta = false;
+  napi_typedarray_type meta_type;
+  napi_valuetype t1, t2;
+  napi_is_buffer(env, argv[1], &is_buffer);
+  napi_is_typedarray(env, argv[2], &is_ta);
+  napi_typeof(env, argv[4], &t1);
+  napi_typeof(env, argv[5], &t2);
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !is_buffer || !is_ta ||
+      napi_get_value_uint32(env, argv[3], &slot_bytes) != napi_ok || slot_bytes == 0 ||
+      napi_get_buffer_info(env, argv[1], &slab, &slab_len) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], &meta_type, &meta_len, &meta, NULL, NULL) != napi_ok ||
+      meta_type != napi_uint32_array || t1 != napi_function || t2 != napi_function) {
+    napi_throw_type_error(env, "EINVAL", "bad startReceiver arguments");
+    return NULL;
+  }
+  size_t slots = slab_len / slot_bytes;
+  if (meta_len / META_FIELDS < slots) slots = meta_len / META_FIELDS;
+  if (slots > RECV_BATCH_MAX) slots = RECV_BATCH_MAX;
+  if (slots == 0) { napi_throw_type_error(env, "EINVAL", "slab and meta hold no slot"); return NULL; }
+
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) { napi_throw_error(env, "EINVAL", "no event loop"); return NULL; }
+  receiver_t *r = calloc(1, sizeof *r);
+  if (r == NULL) return throw_errno(env, "calloc", ENOMEM);
+  r->env = env;
+  r->fd = fd;
+  r->slab = slab;
+  r->slot_bytes = slot_bytes;
+  r->meta = meta;
+  r->slots = (uint32_t)slots;
+  int e = uv_poll_init(loop, &r->poll, fd);
+  if (e < 0) { free(r); return throw_errno(env, "uv_poll_init", -e); }
+  r->poll.data = r;
+  napi_create_reference(env, argv[1], 1, &r->slab_ref);
+  napi_create_reference(env, argv[2], 1, &r->meta_ref);
+  napi_create_reference(env, argv[4], 1, &r->on_packets);
+  napi_create_reference(env, argv[5], 1, &r->on_writable);
+  napi_value name;
+  napi_create_string_utf8(env, "dcplane:udp-receiver", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &r->actx);
+  r->events = UV_READABLE;
+  e = uv_poll_start(&r->poll, r->events, on_poll);
+  if (e < 0) {
+    receiver_stop(r);
+    return throw_errno(env, "uv_poll_start", -e);
+  }
+  napi_add_env_cleanup_hook(env, receiver_cleanup_hook, r);
+  return receiver_external(env, r);
+}
+
+/* setWritable(handle, on): also watch for writability (a send found the buffer full), or stop watching. */
+static napi_value set_writable(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  receiver_t *r = argc >= 2 ? get_receiver(env, argv[0]) : NULL;
+  bool on = false;
+  if (r == NULL || napi_get_value_bool(env, argv[1], &on) != napi_ok) { napi_throw_type_error(env, "EINVAL", "setWritable(handle, on)"); return NULL; }
+  if (r->stopped) return NULL;
+  int events = on ? (UV_READABLE | UV_WRITABLE) : UV_READABLE;
+  if (events != r->events) {
+    r->events = events;
+    int e = uv_poll_start(&r->poll, events, on_poll);
+    if (e < 0) return throw_errno(env, "uv_poll_start", -e);
+  }
+  return NULL;
+}
+
+/* stopReceiver(handle): stops reading and closes the socket; no callback runs after it. */
+static napi_value stop_receiver(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  receiver_t *r = argc >= 1 ? get_receiver(env, argv[0]) : NULL;
+  if (r == NULL) { napi_throw_type_error(env, "EINVAL", "stopReceiver(handle)"); return NULL; }
+  if (r->stopped) return NULL;
+  int fd = r->fd;
+  napi_remove_env_cleanup_hook(env, receiver_cleanup_hook, r);
+  receiver_stop(r);
+  close(fd);
+  return NULL;
+}
+
+/* socketBuffers(fd): [receive, send] buffer sizes as the kernel reports them (twice what was asked: bookkeeping). */
+static napi_value socket_buffers(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) { napi_throw_type_error(env, "EINVAL", "socketBuffers(fd)"); return NULL; }
+  int rcv = 0, snd = 0;
+  socklen_t len = sizeof rcv;
+  if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len) < 0) return throw_errno(env, "getsockopt(SO_RCVBUF)", errno);
+  len = sizeof snd;
+  if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &snd, &len) < 0) return throw_errno(env, "getsockopt(SO_SNDBUF)", errno);
+  napi_value out, a, b;
+  napi_create_array_with_length(env, 2, &out);
+  napi_create_int32(env, rcv, &a);
+  napi_create_int32(env, snd, &b);
+  napi_set_element(env, out, 0, a);
+  napi_set_element(env, out, 1, b);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "openUdpSocket", NULL, open_udp_socket, NULL, NULL, NULL, napi_default, NULL },
     { "setArp", NULL, set_arp, NULL, NULL, NULL, napi_default, NULL },
     { "sendBatch", NULL, send_batch, NULL, NULL, NULL, napi_default, NULL },
+    { "startReceiver", NULL, start_receiver, NULL, NULL, NULL, napi_default, NULL },
+    { "setWritable", NULL, set_writable, NULL, NULL, NULL, napi_default, NULL },
+    { "stopReceiver", NULL, stop_receiver, NULL, NULL, NULL, napi_default, NULL },
+    { "socketBuffers", NULL, socket_buffers, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

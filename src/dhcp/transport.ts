@@ -1,13 +1,11 @@
-import { createSocket } from 'node:dgram';
-import type { Socket } from 'node:dgram';
+import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { DcplaneError } from '../common/errors.js';
 import type { Ipv4 } from '../net/ipv4.js';
-import { formatIpv4 } from '../net/ipv4.js';
 import { interfaceExists } from '../net/interfaces.js';
 import { loadNative } from '../net/native.js';
-import type { NativeNet } from '../net/native.js';
+import type { NativeNet, ReceiverHandle } from '../net/native.js';
 
 /**
  * Errors of the DHCP socket layer; `iface` names the interface concerned.
@@ -19,6 +17,7 @@ import type { NativeNet } from '../net/native.js';
  * | DHCP_ERR_PORT_IN_USE | another socket already holds the port on that interface or on all interfaces (another DHCP server) |
  * | DHCP_ERR_BIND_FAILED | any other failure to open the interface's socket |
  * | DHCP_ERR_UNKNOWN_INTERFACE | send() named an interface the transport was not opened on (a caller bug) |
+ * | DHCP_ERR_CLOSED | send() after close() |
  */
 export class DhcpTransportError extends DcplaneError {
   readonly iface: string;
@@ -60,29 +59,35 @@ export interface TransportCounters {
   sendErrors: number;
   /** Unicasts to a client without an address that went out as broadcasts because the ARP entry could not be set. */
   arpFallbacks: number;
+  /** Datagrams longer than RECV_SLOT_BYTES, dropped unread (no DHCP message comes near it). */
+  truncated: number;
 }
 
-const LIMITED_BROADCAST = '255.255.255.255';
 const LIMITED_BROADCAST_IP = 0xffffffff;
 const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
 /** Send errors are all counted; at most one per interface per interval is reported, so a dead link does not flood the log. */
 const ERROR_REPORT_INTERVAL_MS = 5000;
-/** Replies queued per interface before they are sent without waiting for the end of the turn. */
+/** Replies queued per interface: sent at the end of the turn, or at once when this many wait. */
 const SEND_QUEUE_LENGTH = 256;
+/** Datagrams read per recvmmsg. */
+const RECV_SLOTS = 64;
+/** A jumbo frame's payload fits; a DHCP message is rarely over 1,500 octets. */
+const RECV_SLOT_BYTES = 9216;
+const META_FIELDS = 4;
 const EAGAIN = osConstants.errno.EAGAIN;
 
 interface Endpoint {
   readonly name: string;
-  readonly socket: Socket;
-  /** The socket's descriptor (ours: the addon opened it), for sendBatch. */
+  /** The socket's descriptor (the addon opened it; the receiver closes it). */
   readonly fd: number;
+  readonly receiver: ReceiverHandle;
+  readonly counters: TransportCounters;
   /** Replies waiting for the end of this event-loop turn, with their destinations. */
   readonly queue: Buffer[];
   readonly queueIps: Uint32Array;
   readonly queuePorts: Uint16Array;
-  readonly counters: TransportCounters;
-  /** Shared by every send on this interface, so a send allocates no closure. */
-  readonly afterSend: (err: Error | null) => void;
+  /** The send buffer was full: the queue waits for the socket to be writable. */
+  blocked: boolean;
   arpDenied: boolean;
   lastErrorReport: number;
 }
@@ -94,24 +99,27 @@ interface Endpoint {
  * (RFC 2131 §4.1 on a multi-homed host). Interfaces not named are never
  * listened on (PRODUCT.md: "DHCP serves only interfaces ... named in the
  * configuration").
+ *
+ * The sockets are read and written by the addon, not dgram: a readable
+ * socket is drained with recvmmsg, a batch of datagrams per call into JS, and
+ * the replies given in one event-loop turn leave together in one sendmmsg.
+ * dgram costs per datagram a 64 KiB allocation, an address string, a
+ * callback and, on send, a lookup tick and a libuv request: at tens of
+ * thousands of packets a second that was most of the service's CPU.
  */
 export class DhcpTransport {
   private readonly endpoints = new Map<string, Endpoint>();
   private closed = false;
-  /** An addon built before sendBatch existed sends through dgram, one request per reply. */
-  private readonly batched: boolean;
   private flushTimer: NodeJS.Immediate | undefined;
   private readonly flushAll = (): void => {
     this.flushTimer = undefined;
-    for (const ep of this.endpoints.values()) if (ep.queue.length > 0) this.flush(ep);
+    for (const ep of this.endpoints.values()) if (ep.queue.length > 0 && !ep.blocked) this.flush(ep);
   };
 
   private constructor(
     private readonly native: NativeNet,
     private readonly onError: (err: Error, iface: string) => void,
-  ) {
-    this.batched = typeof native.sendBatch === 'function';
-  }
+  ) {}
 
   static async open(opts: DhcpTransportOptions): Promise<DhcpTransport> {
     const native = loadNative();
@@ -133,60 +141,70 @@ export class DhcpTransport {
     }
     let fd: number;
     try {
+      // Buffer sizes are set by the addon (SO_RCVBUFFORCE can pass rmem_max).
       fd = this.native.openUdpSocket(name, opts.port, opts.bufferBytes ?? DEFAULT_BUFFER_BYTES);
     } catch (err) {
       throw bindError(err, name, opts.port);
     }
-    const socket = createSocket({ type: 'udp4' });
-    const counters: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0 };
-    const ep: Endpoint = {
+    const counters: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0, truncated: 0 };
+    const slab = Buffer.alloc(RECV_SLOTS * RECV_SLOT_BYTES);
+    const meta = new Uint32Array(RECV_SLOTS * META_FIELDS);
+    const onPacket = opts.onPacket;
+    const onPackets = (n: number): void => {
+      if (n < 0) {
+        this.onError(systemError(n, name, 'poll'), name);
+        return;
+      }
+      for (let i = 0; i < n && !this.closed; i++) {
+        const m = i * META_FIELDS;
+        if (meta[m + 3] !== 0) {
+          counters.truncated++;
+          continue;
+        }
+        const length = meta[m] as number;
+        const from = i * RECV_SLOT_BYTES;
+        // A copy: the slab is overwritten by the next batch, and a packet may be held until its lease is committed.
+        const msg = Buffer.allocUnsafe(length);
+        slab.copy(msg, 0, from, from + length);
+        counters.received++;
+        onPacket(msg, { iface: name, sourceIp: meta[m + 1] as number, sourcePort: meta[m + 2] as number });
+      }
+    };
+    let receiver: ReceiverHandle;
+    try {
+      receiver = this.native.startReceiver(fd, slab, meta, RECV_SLOT_BYTES, onPackets, () => {
+        const ep = this.endpoints.get(name);
+        if (ep !== undefined) this.onWritable(ep);
+      });
+    } catch (err) {
+      closeSync(fd);
+      throw new DhcpTransportError('DHCP_ERR_BIND_FAILED', name, `cannot use the socket of ${name}: ${(err as Error).message}`, { cause: err });
+    }
+    return {
       name,
-      socket,
       fd,
+      receiver,
+      counters,
       queue: [],
       queueIps: new Uint32Array(SEND_QUEUE_LENGTH),
       queuePorts: new Uint16Array(SEND_QUEUE_LENGTH),
-      counters,
+      blocked: false,
       arpDenied: false,
       lastErrorReport: 0,
-      afterSend: (err) => {
-        if (err === null) {
-          counters.sent++;
-          return;
-        }
-        counters.sendErrors++;
-        this.report(ep, err);
-      },
     };
-    const onPacket = opts.onPacket;
-    socket.on('message', (msg, rinfo) => {
-      counters.received++;
-      onPacket(msg, { iface: name, sourceIp: parseDottedQuad(rinfo.address), sourcePort: rinfo.port });
-    });
-    socket.on('error', (err) => this.onError(err, name));
-    try {
-      // Buffer sizes are set by the addon (SO_RCVBUFFORCE can pass rmem_max);
-      // dgram's recvBufferSize option would shrink them back to the sysctl.
-      socket.bind({ fd });
-    } catch (err) {
-      socket.close();
-      throw new DhcpTransportError('DHCP_ERR_BIND_FAILED', name, `cannot use the socket of ${name}: ${(err as Error).message}`, { cause: err });
-    }
-    return ep;
   }
 
   /**
    * Sends one datagram out of `iface`. Replies given in one event-loop turn
-   * leave together at its end, in one sendmmsg per interface: a reply costs
-   * a share of one system call instead of a sendmsg, a libuv request and an
-   * address lookup of its own. Errors are counted (and reported through
-   * onError, rate-limited), per datagram.
+   * leave together at its end, in one sendmmsg per interface. Errors are
+   * counted per datagram (and reported through onError, rate-limited).
    */
   send(iface: string, msg: Buffer, dest: SendDestination): void {
     const ep = this.endpoints.get(iface);
     if (ep === undefined) {
       throw new DhcpTransportError('DHCP_ERR_UNKNOWN_INTERFACE', iface, `the DHCP transport is not open on ${iface}`);
     }
+    if (this.closed) throw new DhcpTransportError('DHCP_ERR_CLOSED', iface, 'the DHCP transport is closed');
     let ip = dest.ip;
     if (dest.broadcast) {
       ip = LIMITED_BROADCAST_IP;
@@ -199,20 +217,22 @@ export class DhcpTransport {
         ip = LIMITED_BROADCAST_IP;
       }
     }
-    if (!this.batched || this.closed) {
-      // A closed transport: dgram throws ERR_SOCKET_DGRAM_NOT_RUNNING, as before batching.
-      ep.socket.send(msg, dest.port, ip === LIMITED_BROADCAST_IP ? LIMITED_BROADCAST : formatIpv4(ip), ep.afterSend);
+    const n = ep.queue.length;
+    if (n === SEND_QUEUE_LENGTH) {
+      // Only while blocked: the send buffer has been full for a whole queue of replies. The client retries.
+      ep.counters.sendErrors++;
+      this.report(ep, systemError(-EAGAIN, ep.name, 'sendmmsg'));
       return;
     }
-    const n = ep.queue.length;
     ep.queueIps[n] = ip;
     ep.queuePorts[n] = dest.port;
     ep.queue.push(msg);
+    if (ep.blocked) return;
     if (n + 1 === SEND_QUEUE_LENGTH) this.flush(ep);
     else this.flushTimer ??= setImmediate(this.flushAll);
   }
 
-  /** Sends an interface's queued replies; on a full send buffer (EAGAIN) dgram queues the rest until the socket is writable. */
+  /** Sends an interface's queued replies; on a full send buffer (EAGAIN) the rest wait until the socket is writable. */
   private flush(ep: Endpoint): void {
     const queue = ep.queue;
     const end = queue.length;
@@ -223,18 +243,27 @@ export class DhcpTransport {
         ep.counters.sent += r;
         at += r;
       } else if (r === -EAGAIN || r === 0) {
-        for (; at < end; at++) {
-          const ip = ep.queueIps[at] as number;
-          ep.socket.send(queue[at] as Buffer, ep.queuePorts[at] as number, ip === LIMITED_BROADCAST_IP ? LIMITED_BROADCAST : formatIpv4(ip), ep.afterSend);
-        }
+        queue.splice(0, at);
+        ep.queueIps.copyWithin(0, at, end);
+        ep.queuePorts.copyWithin(0, at, end);
+        ep.blocked = true;
+        this.native.setWritable(ep.receiver, true);
+        return;
       } else {
         // This datagram's destination was refused (EACCES, ENETUNREACH...): count it, send the rest.
         ep.counters.sendErrors++;
-        this.report(ep, sendError(r, ep.name));
+        this.report(ep, systemError(r, ep.name, 'sendmmsg'));
         at++;
       }
     }
     queue.length = 0;
+  }
+
+  private onWritable(ep: Endpoint): void {
+    if (!ep.blocked) return;
+    ep.blocked = false;
+    this.native.setWritable(ep.receiver, false);
+    this.flush(ep);
   }
 
   private trySetArp(ep: Endpoint, ip: Ipv4, mac: Uint8Array): boolean {
@@ -263,13 +292,14 @@ export class DhcpTransport {
 
   /** Counters of one interface, or the sum over all when `iface` is not given. */
   counters(iface?: string): TransportCounters {
-    const sum: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0 };
+    const sum: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0, truncated: 0 };
     for (const ep of this.endpoints.values()) {
       if (iface !== undefined && ep.name !== iface) continue;
       sum.received += ep.counters.received;
       sum.sent += ep.counters.sent;
       sum.sendErrors += ep.counters.sendErrors;
       sum.arpFallbacks += ep.counters.arpFallbacks;
+      sum.truncated += ep.counters.truncated;
     }
     return sum;
   }
@@ -278,25 +308,26 @@ export class DhcpTransport {
   bufferSizes(iface: string): { recv: number; send: number } {
     const ep = this.endpoints.get(iface);
     if (ep === undefined) throw new DhcpTransportError('DHCP_ERR_UNKNOWN_INTERFACE', iface, `the DHCP transport is not open on ${iface}`);
-    return { recv: ep.socket.getRecvBufferSize(), send: ep.socket.getSendBufferSize() };
+    const [recv, send] = this.native.socketBuffers(ep.fd);
+    return { recv, send };
   }
 
+  /** Sends what is queued (unless the send buffer is full), then closes every socket. */
   close(): void {
     if (this.closed) return;
-    // Replies already handed over still leave.
     if (this.flushTimer !== undefined) {
       clearImmediate(this.flushTimer);
       this.flushAll();
     }
     this.closed = true;
-    for (const ep of this.endpoints.values()) {
-      try {
-        ep.socket.close();
-      } catch {
-        // Already closed by an error: nothing left to release.
-      }
-    }
+    for (const ep of this.endpoints.values()) this.native.stopReceiver(ep.receiver);
   }
+}
+
+/** A failed system call as Node reports one: `code` is the errno name. */
+function systemError(negErrno: number, iface: string, syscall: string): Error {
+  const code = getSystemErrorName(negErrno);
+  return Object.assign(new Error(`${syscall} on ${iface}: ${code}`), { code, errno: negErrno, syscall });
 }
 
 function bindError(err: unknown, iface: string, port: number): Error {
@@ -325,24 +356,3 @@ function bindError(err: unknown, iface: string, port: number): Error {
   return new DhcpTransportError('DHCP_ERR_BIND_FAILED', iface, `cannot listen for DHCP on ${iface} port ${port}: ${why}`, { cause: err });
 }
 
-/** A failed sendmmsg as dgram reports a failed send: `code` is the errno name. */
-function sendError(negErrno: number, iface: string): Error {
-  const code = getSystemErrorName(negErrno);
-  return Object.assign(new Error(`send on ${iface}: ${code}`), { code, errno: negErrno, syscall: 'sendmmsg' });
-}
-
-/** rinfo.address of a udp4 socket is always a well-formed dotted quad: parse it without allocating. */
-function parseDottedQuad(s: string): Ipv4 {
-  let ip = 0;
-  let part = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 46) {
-      ip = ip * 256 + part;
-      part = 0;
-    } else {
-      part = part * 10 + (c - 48);
-    }
-  }
-  return (ip * 256 + part) >>> 0;
-}

@@ -12,7 +12,7 @@ export { packageRoot };
  * | code | when |
  * | --- | --- |
  * | NET_ERR_ADDON_MISSING | build/Release/dcplane_net.node is not there: `npm install` was not run or could not compile it |
- * | NET_ERR_ADDON_LOAD | the addon is there but does not load (built for another Node ABI or architecture) |
+ * | NET_ERR_ADDON_LOAD | the addon is there but does not load (built for another Node ABI or architecture), or was built from an older source |
  */
 export class NetError extends DcplaneError {}
 
@@ -36,7 +36,35 @@ export interface NativeNet {
    * packet after the last one accepted was not sent.
    */
   sendBatch(fd: number, packets: readonly Buffer[], ips: Uint32Array, ports: Uint16Array, start: number, end: number): number;
+  /**
+   * Reads socket `fd` with recvmmsg(2) whenever it is readable, on this
+   * thread's event loop: datagram i of a batch lands in slab slot i
+   * (`slotBytes` each) and meta[4i..4i+3] = [length, source ip (host order),
+   * source port, 1 if cut to the slot else 0]; then `onPackets(n)` runs. A
+   * negative n is -errno of a failed poll. `onWritable` runs when the socket
+   * can be written again after setWritable(handle, true). The slab and meta
+   * are reused by the next batch: copy what must outlive the call.
+   */
+  startReceiver(
+    fd: number,
+    slab: Buffer,
+    meta: Uint32Array,
+    slotBytes: number,
+    onPackets: (n: number) => void,
+    onWritable: () => void,
+  ): ReceiverHandle;
+  setWritable(handle: ReceiverHandle, on: boolean): void;
+  /** Stops the receiver and closes its socket; none of its callbacks runs afterwards. */
+  stopReceiver(handle: ReceiverHandle): void;
+  /** [receive, send] buffer sizes of the socket as the kernel reports them. */
+  socketBuffers(fd: number): [number, number];
 }
+
+/** An addon receiver (opaque). */
+export type ReceiverHandle = { readonly __brand: 'dcplane-receiver' };
+
+/** What an addon from before the current native/dcplane_net.c lacks: it must be rebuilt, not half used. */
+const REQUIRED: readonly (keyof NativeNet)[] = ['openUdpSocket', 'setArp', 'sendBatch', 'startReceiver', 'setWritable', 'stopReceiver', 'socketBuffers'];
 
 const ADDON = join('build', 'Release', 'dcplane_net.node');
 
@@ -54,7 +82,10 @@ export function loadNative(): NativeNet {
     );
   }
   try {
-    cached = createRequire(import.meta.url)(path) as NativeNet;
+    const addon = createRequire(import.meta.url)(path) as Partial<NativeNet>;
+    const missing = REQUIRED.filter((f) => typeof addon[f] !== 'function');
+    if (missing.length > 0) throw new Error(`it was built from an older native/dcplane_net.c (no ${missing.join(', ')})`);
+    cached = addon as NativeNet;
   } catch (err) {
     throw new NetError(
       'NET_ERR_ADDON_LOAD',

@@ -1,7 +1,15 @@
+import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { PasswordHasher } from '../auth/passwords.js';
+import type { Inventory } from '../inventory/inventory.js';
+import type { Caller, Guard } from './access.js';
+import { registerDocs } from './docs.js';
+import { ApiErrorCode, errorResponse } from './errors.js';
+import { inputPartOf, registerInventoryRoutes, versionFromHeader } from './inventory-routes.js';
+import { validatorCompiler } from './validation.js';
 import { formatIpv4 } from '../net/ipv4.js';
 import type { Lease, LeaseStore } from '../dhcp/lease.js';
 import { transferToJson } from '../tftp/transfer-log.js';
@@ -15,7 +23,26 @@ export interface ApiDeps {
   /** Running TFTP transfers, then finished ones newest first (empty when TFTP is off). */
   readonly tftpTransfers?: () => readonly TransferRecord[];
   readonly version: string;
+  /** The inventory to serve under /api/v1 (datacenters, racks, servers, …, audit/logs). */
+  readonly inventory?: Inventory;
+  /**
+   * How requests to the inventory are authenticated. `{ disabled: true }`
+   * serves every request as an unscoped anonymous admin: for tests of the
+   * routes only; `Dcplane` always passes real auth.
+   */
+  readonly auth?: { readonly disabled: true };
+  /** Hashes passwords set through `users` (default: production argon2id parameters). */
+  readonly passwordHasher?: PasswordHasher;
+  /** Largest request body in bytes (default 8 MiB: a bulk import of some thousands of servers). */
+  readonly bodyLimit?: number;
 }
+
+export const DEFAULT_BODY_LIMIT = 8 << 20;
+
+const ANONYMOUS: Caller = Object.freeze({ user: null, userId: null, tenantScope: undefined });
+
+/** A client's X-Request-Id is kept when it is a plain token, so its logs and our audit log line up. */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** A lease as the API and the CLI show it (snake_case, dotted addresses, ISO times). */
 export function leaseToJson(l: Lease): Record<string, unknown> {
@@ -32,11 +59,27 @@ export function leaseToJson(l: Lease): Record<string, unknown> {
 }
 
 /**
- * The HTTP API. This first cut carries health, Prometheus metrics and a
- * read-only lease list; the inventory issue grows it (auth, OpenAPI, CRUD).
+ * The HTTP API: health, Prometheus metrics, DHCP leases, TFTP transfers and,
+ * given an inventory, its resources under /api/v1 with NetBox's conventions.
+ * Every error is `{code, message, errors: [{path, message}]}`.
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: deps.logger.child({ svc: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 1 << 20 });
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ svc: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.addHook('onRequest', async (req, reply) => {
+    void reply.header('x-request-id', req.id);
+  });
+  await registerDocs(app, deps.version);
 
   app.get('/api/v1/health', async () => ({ status: 'ok', version: deps.version, services: deps.services() }));
 
@@ -124,17 +167,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
 
-  app.setErrorHandler((err: { statusCode?: number; code?: string; message: string; validation?: unknown }, _req, reply) => {
-    const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
-    if (status === 500) deps.logger.error({ err }, 'http handler failed');
-    void reply.status(status).send({
-      code: err.validation !== undefined ? 'API_ERR_VALIDATION' : (err.code ?? 'API_ERR_INTERNAL'),
-      message: status === 500 ? 'internal error' : err.message,
-      errors: [],
-    });
+  if (deps.inventory !== undefined) {
+    if (deps.auth?.disabled !== true) throw new TypeError('buildApi: an inventory needs auth (or auth: { disabled: true } in tests)');
+    const guard: Guard = () => ANONYMOUS;
+    registerInventoryRoutes(app, { inventory: deps.inventory, guard, hasher: deps.passwordHasher ?? new PasswordHasher() });
+  }
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, headers } = errorResponse(err, inputPartOf(req), versionFromHeader(req));
+    if (status >= 500) deps.logger.error({ err, request_id: req.id, url: req.url }, 'http handler failed');
+    for (const [k, v] of headers) void reply.header(k, v);
+    void reply.status(status).send(body);
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ code: 'API_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}`, errors: [] });
+    void reply.status(404).send({ code: ApiErrorCode.NOT_FOUND, message: `no route ${req.method} ${req.url.slice(0, 200)}`, errors: [] });
   });
   return app;
 }

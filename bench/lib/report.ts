@@ -55,6 +55,7 @@ function rows(durationS: number): Row[] {
     { label: 'server socket overflows', value: (r) => r.serverUdp?.rcvbufErrors, digits: 0, ratio: false },
     { label: 'perfdhcp socket overflows', value: (r) => r.clientUdp?.rcvbufErrors, digits: 0, ratio: false },
     { label: 'server CPU (% of one core)', value: (r) => percentOfCore(r.serverCpuSeconds, durationS), digits: 0, ratio: true },
+    { label: 'server CPU per exchange (µs)', value: (r) => cpuPerExchangeUs(r, durationS), digits: 1, ratio: true },
     { label: 'perfdhcp CPU (% of one core)', value: (r) => percentOfCore(r.perfdhcpCpuSeconds, durationS), digits: 0, ratio: false },
     { label: 'other processes CPU (% of one core)', value: (r) => percentOfCore(otherCpuSeconds(r), durationS), digits: 0, ratio: false },
   ];
@@ -62,6 +63,13 @@ function rows(durationS: number): Row[] {
 
 function percentOfCore(seconds: number | undefined, durationS: number): number | undefined {
   return seconds === undefined ? undefined : (100 * seconds) / durationS;
+}
+
+/** Server CPU time (all its threads) over the 4-way exchanges completed: the cost of one exchange, less sensitive to host load than exchanges/s. */
+export function cpuPerExchangeUs(r: ServerRun, durationS: number): number | undefined {
+  const rate = r.perfdhcp?.exchangesPerSecond;
+  if (r.serverCpuSeconds === undefined || rate === undefined || rate <= 0) return undefined;
+  return (1e6 * r.serverCpuSeconds) / (rate * durationS);
 }
 
 /** What the host spent on neither the server nor perfdhcp: other engineers' work, which skews the figures. */

@@ -76,6 +76,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   app.setValidatorCompiler(validatorCompiler);
+  // Bodies are JSON (and forms, for the token endpoint): text is a 415, not a string the schema then refuses.
+  app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });

@@ -221,13 +221,13 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
 
   const one = `${base}/:id`;
 
-  app.get<{ Params: { id: number }; Querystring: { brief?: string } }>(
+  app.get<{ Params: { id: string }; Querystring: { brief?: string } }>(
     one,
     { schema: { tags, summary: `One ${r.def.objectType}`, params: ID_PARAMS, querystring: GET_QUERY, response: { ...errorResponses } } },
     async (req, reply) => {
       const caller = deps.guard(req, 'read', r.rbac);
-      const row = (await repo.get(req.params.id, caller.tenantScope === undefined ? {} : { tenantScope: caller.tenantScope })) as Row | undefined;
-      if (row === undefined) throw notFound(req.params.id);
+      const row = (await repo.get(Number(req.params.id), caller.tenantScope === undefined ? {} : { tenantScope: caller.tenantScope })) as Row | undefined;
+      if (row === undefined) throw notFound(Number(req.params.id));
       const version = row['version'] as number;
       const none = parseIfMatch(req.headers['if-none-match'], 'if-none-match');
       void reply.header('etag', etagOf(version));
@@ -238,7 +238,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
 
   for (const method of ['PATCH', 'PUT'] as const) {
     const replace = method === 'PUT';
-    app.route<{ Params: { id: number }; Body: Body }>({
+    app.route<{ Params: { id: string }; Body: Body }>({
       method,
       url: one,
       schema: {
@@ -250,11 +250,11 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
       },
       handler: async (req, reply) => {
         const caller = deps.guard(req, 'write', r.rbac);
-        const version = await ifVersion(req, req.params.id, caller.tenantScope);
+        const version = await ifVersion(req, Number(req.params.id), caller.tenantScope);
         inputParts.set(req, 'body');
         const patch = await prepare(req.body, undefined, replace);
         delete patch['id'];
-        const res = await repo.update(req.params.id, patch, version === undefined ? {} : { ifVersion: version }, writeContext(req, caller));
+        const res = await repo.update(Number(req.params.id), patch, version === undefined ? {} : { ifVersion: version }, writeContext(req, caller));
         const row = res.row as Row;
         setWarnings(reply, res.warnings);
         return reply.header('etag', etagOf(row['version'] as number)).send(toJson(row));
@@ -262,13 +262,13 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
     });
   }
 
-  app.delete<{ Params: { id: number }; Querystring: { cascade?: boolean } }>(
+  app.delete<{ Params: { id: string }; Querystring: { cascade?: boolean } }>(
     one,
     { schema: { tags, summary: `Delete one ${r.def.objectType} (?cascade=true deletes what depends on it)`, params: ID_PARAMS, querystring: DELETE_QUERY, response: { ...errorResponses } } },
     async (req, reply) => {
       const caller = deps.guard(req, 'write', r.rbac);
-      const version = await ifVersion(req, req.params.id, caller.tenantScope);
-      await repo.delete(req.params.id, { cascade: req.query.cascade === true, ...(version === undefined ? {} : { ifVersion: version }) }, writeContext(req, caller));
+      const version = await ifVersion(req, Number(req.params.id), caller.tenantScope);
+      await repo.delete(Number(req.params.id), { cascade: req.query.cascade === true, ...(version === undefined ? {} : { ifVersion: version }) }, writeContext(req, caller));
       return reply.code(204).send();
     },
   );
@@ -297,13 +297,13 @@ function auditRoutes(app: FastifyInstance, deps: InventoryRouteDeps): void {
       return { count: res.count, ...pageLinks(req.url, res.count, limit, offset), results: res.rows.map((e) => toJson(e as unknown as Row)) };
     },
   );
-  app.get<{ Params: { id: number } }>(
+  app.get<{ Params: { id: string } }>(
     `${base}/:id`,
     { schema: { tags, summary: 'One audit entry', params: ID_PARAMS, response: { ...errorResponses } } },
     async (req) => {
       deps.guard(req, 'read', 'audit');
-      const e = await deps.inventory.audit.get(req.params.id);
-      if (e === undefined) throw new InventoryError([issue(InventoryErrorCode.NOT_FOUND, 'id', `no audit entry with id ${req.params.id}`)]);
+      const e = await deps.inventory.audit.get(Number(req.params.id));
+      if (e === undefined) throw new InventoryError([issue(InventoryErrorCode.NOT_FOUND, 'id', `no audit entry with id ${Number(req.params.id)}`)]);
       return toJson(e as unknown as Row);
     },
   );

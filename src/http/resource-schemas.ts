@@ -127,7 +127,8 @@ export const BULK_DELETE_BODY: JsonSchema = {
 export const ID_PARAMS: JsonSchema = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'integer', minimum: 1, maximum: 2147483647 } },
+  // Text with a pattern, not an integer: ajv's coercion would take `0x10` or `1e1` as an id.
+  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$', description: 'The object id (a positive whole number).' } },
 };
 
 export const BRIEF = { type: 'string', enum: ['1', '0', 'true', 'false', 'True', 'False'], description: 'Only id, url and display.' };

@@ -76,6 +76,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   });
   app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the API (OpenAPI); replies are sent as built, so a schema can never drop a field from one.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   // Bodies are JSON (and forms, for the token endpoint): text is a 415, not a string the schema then refuses.
   app.removeContentTypeParser('text/plain');
   app.addHook('onRequest', async (req, reply) => {

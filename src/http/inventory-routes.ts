@@ -23,6 +23,7 @@ import {
   bulkUpdateBodySchema,
   createBodySchema,
   listQuerySchema,
+  outputSchema,
   updateBodySchema,
 } from './resource-schemas.js';
 import type { JsonSchema } from './resource-schemas.js';
@@ -63,6 +64,14 @@ function setWarnings(reply: FastifyReply, warnings: readonly InventoryIssue[]): 
   void reply.header('x-dcplane-warnings', json.replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }
 
+/** The list envelope (NetBox's). */
+function pageSchema(item: JsonSchema): JsonSchema {
+  return {
+    type: 'object',
+    properties: { count: { type: 'integer' }, next: { type: ['string', 'null'] }, previous: { type: ['string', 'null'] }, results: { type: 'array', items: item } },
+  };
+}
+
 const errorResponses = { 400: ERROR_SCHEMA, 401: ERROR_SCHEMA, 403: ERROR_SCHEMA, 404: ERROR_SCHEMA, 409: ERROR_SCHEMA, 412: ERROR_SCHEMA, 422: ERROR_SCHEMA };
 
 /**
@@ -79,6 +88,10 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
   const hasName = Object.hasOwn(r.def.fields, 'name');
   const filterFields = ['id', ...Object.entries(r.def.fields).filter(([, f]) => filterable(f)).map(([n]) => n), 'created_at', 'updated_at', 'version'];
   const tags = [r.path];
+  const out = outputSchema(r);
+  const page = pageSchema(out);
+  const many = { type: 'array', items: out };
+  const noContent = { type: 'null', description: 'Deleted.' };
 
   const toJson = (row: Row, brief = false): Record<string, unknown> => {
     const url = `${base}/${String(row['id'])}`;
@@ -151,7 +164,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
 
   app.get<{ Querystring: Record<string, unknown> }>(
     base,
-    { schema: { tags, summary: `List ${r.path}`, querystring: listQuerySchema(filterFields), response: { ...errorResponses } } },
+    { schema: { tags, summary: `List ${r.path}`, querystring: listQuerySchema(filterFields), response: { 200: page, ...errorResponses } } },
     async (req) => {
       const caller = deps.guard(req, 'read', r.rbac);
       const { query, brief, limit, offset } = parseListQuery(req.query, caller.tenantScope);
@@ -163,7 +176,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
 
   app.post<{ Body: Body | Body[] }>(
     base,
-    { schema: { tags, summary: `Create one ${r.def.objectType} or many (a list: all or nothing)`, body: createBodySchema(r), response: { ...errorResponses } } },
+    { schema: { tags, summary: `Create one ${r.def.objectType} or many (a list: all or nothing)`, body: createBodySchema(r), response: { 201: { oneOf: [out, many] }, ...errorResponses } } },
     async (req, reply) => {
       const caller = deps.guard(req, 'write', r.rbac);
       const ctx = writeContext(req, caller);
@@ -193,7 +206,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
         tags,
         summary: `${replace ? 'Replace' : 'Update'} many ${r.path} (each with its id; all or nothing)`,
         body: bulkUpdateBodySchema(r),
-        response: { ...errorResponses },
+        response: { 200: many, ...errorResponses },
       },
       handler: async (req, reply) => {
         const caller = deps.guard(req, 'write', r.rbac);
@@ -208,7 +221,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
 
   app.delete<{ Body: DeleteTarget[]; Querystring: { cascade?: boolean } }>(
     base,
-    { schema: { tags, summary: `Delete many ${r.path} (all or nothing)`, body: BULK_DELETE_BODY, querystring: DELETE_QUERY, response: { ...errorResponses } } },
+    { schema: { tags, summary: `Delete many ${r.path} (all or nothing)`, body: BULK_DELETE_BODY, querystring: DELETE_QUERY, response: { 204: noContent, ...errorResponses } } },
     async (req, reply) => {
       const caller = deps.guard(req, 'write', r.rbac);
       inputParts.set(req, 'body');
@@ -223,7 +236,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
 
   app.get<{ Params: { id: string }; Querystring: { brief?: string } }>(
     one,
-    { schema: { tags, summary: `One ${r.def.objectType}`, params: ID_PARAMS, querystring: GET_QUERY, response: { ...errorResponses } } },
+    { schema: { tags, summary: `One ${r.def.objectType}`, params: ID_PARAMS, querystring: GET_QUERY, response: { 200: out, ...errorResponses } } },
     async (req, reply) => {
       const caller = deps.guard(req, 'read', r.rbac);
       const row = (await repo.get(Number(req.params.id), caller.tenantScope === undefined ? {} : { tenantScope: caller.tenantScope })) as Row | undefined;
@@ -246,7 +259,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
         summary: `${replace ? 'Replace' : 'Update'} one ${r.def.objectType} (If-Match: W/"<version>" refuses a lost update with 412)`,
         params: ID_PARAMS,
         body: updateBodySchema(r),
-        response: { ...errorResponses },
+        response: { 200: out, ...errorResponses },
       },
       handler: async (req, reply) => {
         const caller = deps.guard(req, 'write', r.rbac);
@@ -264,7 +277,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
 
   app.delete<{ Params: { id: string }; Querystring: { cascade?: boolean } }>(
     one,
-    { schema: { tags, summary: `Delete one ${r.def.objectType} (?cascade=true deletes what depends on it)`, params: ID_PARAMS, querystring: DELETE_QUERY, response: { ...errorResponses } } },
+    { schema: { tags, summary: `Delete one ${r.def.objectType} (?cascade=true deletes what depends on it)`, params: ID_PARAMS, querystring: DELETE_QUERY, response: { 204: noContent, ...errorResponses } } },
     async (req, reply) => {
       const caller = deps.guard(req, 'write', r.rbac);
       const version = await ifVersion(req, Number(req.params.id), caller.tenantScope);

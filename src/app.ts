@@ -10,7 +10,15 @@ import { lockDataDir } from './common/data-dir-lock.js';
 import { DhcpServer } from './dhcp/server.js';
 import type { LeaseStore } from './dhcp/lease.js';
 import { openLeaseStore } from './dhcp/lease-store/open-lease-store.js';
+import { bootstrapAdmin } from './auth/bootstrap.js';
+import { DbAuthStore } from './auth/db-auth-store.js';
+import { PasswordHasher } from './auth/passwords.js';
+import { LoginRateLimiter } from './auth/rate-limit.js';
+import { loadOrCreateSecret } from './auth/tokens.js';
+import type { Database } from './db/database.js';
+import { openDatabase } from './db/open-database.js';
 import { buildApi, parseListen } from './http/api.js';
+import { openInventory } from './inventory/inventory.js';
 import { TftpServer } from './tftp/server.js';
 import { VERSION } from './version.js';
 
@@ -20,6 +28,7 @@ export class Dcplane {
   private tftp: TftpServer | undefined;
   private store: LeaseStore | undefined;
   private api: FastifyInstance | undefined;
+  private inventoryDb: Database | undefined;
   private unlock: (() => void) | undefined;
 
   private constructor(
@@ -47,6 +56,15 @@ export class Dcplane {
     const c = this.config;
     mkdirSync(this.dataDir, { recursive: true });
     this.unlock = lockDataDir(this.dataDir);
+    // The inventory database (migrated at start), users and tokens over it, and the first admin on a first start.
+    // Before the network services, so that admin's argon2 hash does not sit between "dhcp ready" and a listening API.
+    this.inventoryDb = await openDatabase(c.database, this.dataDir);
+    const inventory = openInventory(this.inventoryDb);
+    const authStore = new DbAuthStore(this.inventoryDb);
+    const hasher = new PasswordHasher();
+    const boot = await bootstrapAdmin({ store: authStore, hasher, dataDir: this.dataDir });
+    if (boot.created) this.logger.warn({ username: boot.user.username, source: boot.source, password_file: boot.passwordFile }, 'created the first admin user');
+    const tokens = { secret: await loadOrCreateSecret(this.dataDir) };
     if (c.dhcp.enabled) {
       this.store = await openLeaseStore({ dataDir: this.dataDir, database: c.database, commitDelayMs: c.dhcp.commit_delay_ms });
       this.dhcp = await DhcpServer.start({ config: c.dhcp, store: this.store, logger: this.logger, registry: this.registry });
@@ -65,6 +83,8 @@ export class Dcplane {
       services: () => ({ dhcp: this.dhcp !== undefined ? 'running' : 'disabled', tftp: this.tftp !== undefined ? 'running' : 'disabled' }),
       tftpTransfers: () => this.tftp?.transfersList() ?? [],
       version: VERSION,
+      inventory,
+      auth: { store: authStore, hasher, tokens, rateLimiter: new LoginRateLimiter() },
     });
     const { host, port } = parseListen(c.api.listen);
     await this.api.listen({ host, port });
@@ -91,6 +111,8 @@ export class Dcplane {
     await this.tftp?.stop();
     await this.dhcp?.stop();
     await this.store?.close();
+    await this.inventoryDb?.close();
+    this.inventoryDb = undefined;
     this.api = undefined;
     this.tftp = undefined;
     this.dhcp = undefined;

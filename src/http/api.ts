@@ -6,6 +6,8 @@ import type { Registry } from 'prom-client';
 import { PasswordHasher } from '../auth/passwords.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { Caller, Guard } from './access.js';
+import { authenticate, bearerGuard, registerAuthRoutes } from './auth-routes.js';
+import type { ApiAuth } from './auth-routes.js';
 import { registerDocs } from './docs.js';
 import { ApiErrorCode, errorResponse } from './errors.js';
 import { inputPartOf, registerInventoryRoutes, versionFromHeader } from './inventory-routes.js';
@@ -30,7 +32,7 @@ export interface ApiDeps {
    * serves every request as an unscoped anonymous admin: for tests of the
    * routes only; `Dcplane` always passes real auth.
    */
-  readonly auth?: { readonly disabled: true };
+  readonly auth?: ApiAuth | { readonly disabled: true };
   /** Hashes passwords set through `users` (default: production argon2id parameters). */
   readonly passwordHasher?: PasswordHasher;
   /** Largest request body in bytes (default 8 MiB: a bulk import of some thousands of servers). */
@@ -83,7 +85,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (req, reply) => {
     void reply.header('x-request-id', req.id);
   });
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, headers } = errorResponse(err, inputPartOf(req), versionFromHeader(req));
+    if (status >= 500) deps.logger.error({ err, request_id: req.id, url: req.url }, 'http handler failed');
+    for (const [k, v] of headers) void reply.header(k, v);
+    void reply.status(status).send(body);
+  });
   await registerDocs(app, deps.version);
+  const auth = deps.auth !== undefined && !('disabled' in deps.auth) ? deps.auth : undefined;
+  if (auth !== undefined) {
+    authenticate(app, auth);
+    await registerAuthRoutes(app, auth);
+  }
 
   app.get('/api/v1/health', async () => ({ status: 'ok', version: deps.version, services: deps.services() }));
 
@@ -172,17 +185,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   );
 
   if (deps.inventory !== undefined) {
-    if (deps.auth?.disabled !== true) throw new TypeError('buildApi: an inventory needs auth (or auth: { disabled: true } in tests)');
-    const guard: Guard = () => ANONYMOUS;
-    registerInventoryRoutes(app, { inventory: deps.inventory, guard, hasher: deps.passwordHasher ?? new PasswordHasher() });
+    let guard: Guard;
+    if (auth !== undefined) guard = bearerGuard;
+    else if (deps.auth !== undefined && 'disabled' in deps.auth && deps.auth.disabled) guard = () => ANONYMOUS;
+    else throw new TypeError('buildApi: an inventory needs auth (or auth: { disabled: true } in tests)');
+    registerInventoryRoutes(app, { inventory: deps.inventory, guard, hasher: auth?.hasher ?? deps.passwordHasher ?? new PasswordHasher() });
   }
 
-  app.setErrorHandler((err, req, reply) => {
-    const { status, body, headers } = errorResponse(err, inputPartOf(req), versionFromHeader(req));
-    if (status >= 500) deps.logger.error({ err, request_id: req.id, url: req.url }, 'http handler failed');
-    for (const [k, v] of headers) void reply.header(k, v);
-    void reply.status(status).send(body);
-  });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ code: ApiErrorCode.NOT_FOUND, message: `no route ${req.method} ${req.url.slice(0, 200)}`, errors: [] });
   });

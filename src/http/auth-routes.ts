@@ -45,9 +45,16 @@ const PUBLIC: readonly RegExp[] = [
  * session that wired auth).
  */
 const PROTECTED: readonly RegExp[] = [/^\/api\/v1\//];
-const LEGACY_OPEN: readonly RegExp[] = [/^\/api\/v1\/dhcp\/leases\/?(\?|$)/, /^\/api\/v1\/tftp\/transfers\/?(\?|$)/];
+const LEGACY_OPEN: readonly RegExp[] = [/^\/api\/v1\/dhcp\/leases\/?$/, /^\/api\/v1\/tftp\/transfers\/?$/];
 
-function needsBearer(url: string): boolean {
+/**
+ * Decided on the route that matched (its pattern), not on the raw URL, so no
+ * spelling of a path (`//api/v1/…`, encoded characters, a trailing slash)
+ * reaches a protected handler as if it were a public one. Unmatched URLs
+ * under /api/v1 need a bearer too: a 404 tells a stranger nothing.
+ */
+function needsBearer(req: FastifyRequest): boolean {
+  const url = req.routeOptions.url ?? req.url;
   const path = url.split('?')[0] ?? url;
   if (PUBLIC.some((re) => re.test(path))) return false;
   if (LEGACY_OPEN.some((re) => re.test(path))) return false;
@@ -58,7 +65,7 @@ function needsBearer(url: string): boolean {
 export function authenticate(app: FastifyInstance, auth: ApiAuth): void {
   const now = auth.now ?? (() => new Date());
   app.addHook('onRequest', async (req) => {
-    if (!needsBearer(req.url)) return;
+    if (!needsBearer(req)) return;
     const header = req.headers.authorization;
     principals.set(req, await verifyBearer(header, auth.store, auth.tokens, now()));
   });

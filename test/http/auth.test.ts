@@ -72,6 +72,11 @@ for (const backend of backends) {
         assert.equal(r.body.code, 'AUTH_ERR_TOKEN_MISSING', url);
         assert.equal(r.headers['www-authenticate'], 'Bearer');
       }
+      for (const url of ['//api/v1/servers', '/api/v1/servers/', '/api/v1/%73ervers', '/api/v1/health/../servers', '/api/v1/auth/token/../../servers']) {
+        const r = await call(app, 'GET', url);
+        assert.ok(r.status === 401 || r.status === 404, `${url}: ${r.status}`);
+        if (r.status === 404) assert.equal(r.body.results, undefined, url);
+      }
       const post = await call(app, 'POST', '/api/v1/servers', { name: 'x' });
       assert.equal(post.status, 401, 'no write without a token');
       const bad = await call(app, 'GET', '/api/v1/servers', undefined, bearer('not.a.jwt'));
@@ -101,6 +106,11 @@ for (const backend of backends) {
       const wrong = await call(app, 'POST', '/api/v1/auth/token', { username: u.username, password: 'wrong password here' });
       assert.equal(wrong.status, 401);
       assert.equal(wrong.body.code, 'AUTH_ERR_INVALID_CREDENTIALS');
+      for (const body of ['{"username": ', '{"__proto__": {}}', 'username=a&password=b&evil=1']) {
+        const r = await app.inject({ method: 'POST', url: '/api/v1/auth/token', payload: body, headers: { 'content-type': body.startsWith('{') ? 'application/json' : 'application/x-www-form-urlencoded' } });
+        assert.equal(r.statusCode, 400, body);
+        assert.equal(typeof (JSON.parse(r.body) as { code: unknown }).code, 'string');
+      }
       const junk = await call(app, 'POST', '/api/v1/auth/token', { username: u.username });
       assert.equal(junk.status, 400);
       assert.deepEqual(junk.body.errors.map((e: { path: string }) => e.path), ['body.password']);

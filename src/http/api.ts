@@ -95,7 +95,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const auth = deps.auth !== undefined && !('disabled' in deps.auth) ? deps.auth : undefined;
   if (auth !== undefined) {
     authenticate(app, auth);
-    await registerAuthRoutes(app, auth);
+    await registerAuthRoutes(app, auth, deps.inventory);
   }
 
   app.get('/api/v1/health', async () => ({ status: 'ok', version: deps.version, services: deps.services() }));

@@ -9,7 +9,10 @@ import type { AuthStore } from '../auth/store.js';
 import { createApiToken, refreshTokens, revokeRefreshToken, verifyBearer } from '../auth/tokens.js';
 import type { Principal, TokenConfig } from '../auth/tokens.js';
 import { beginTotpEnrolment, confirmTotp, disableTotp, verifyTotpCode } from '../auth/totp.js';
+import { InventoryError, InventoryErrorCode, issue } from '../inventory/errors.js';
+import type { Inventory } from '../inventory/inventory.js';
 import type { Caller, Guard } from './access.js';
+import { writeContext } from './access.js';
 import { ERROR_SCHEMA } from './resource-schemas.js';
 import type { JsonSchema } from './resource-schemas.js';
 
@@ -110,7 +113,7 @@ function parseForm(body: string): Record<string, string> {
  * and TOTP enrolment (`/auth/totp/enrol`, `/confirm`, `/disable`). In their
  * own plugin so the form parser serves these routes only.
  */
-export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth): Promise<void> {
+export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth, inventory?: Inventory): Promise<void> {
   const now = auth.now ?? (() => new Date());
   const tags = ['auth'];
   await app.register(async (scope) => {
@@ -232,6 +235,58 @@ export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth): P
           });
       },
     );
+
+    if (inventory !== undefined) {
+      const tokensOf = (row: Readonly<Record<string, unknown>>) => ({
+        id: row['id'],
+        url: `/api/v1/auth/api-tokens/${String(row['id'])}`,
+        user_id: row['user_id'],
+        prefix: row['prefix'],
+        description: row['description'],
+        read_only: row['read_only'],
+        expires_at: row['expires_at'],
+        last_used_at: row['last_used_at'],
+        created_at: row['created_at'],
+      });
+      scope.get<{ Querystring: { user_id?: number; limit?: number; offset?: number } }>(
+        '/api/v1/auth/api-tokens',
+        {
+          schema: {
+            tags,
+            summary: 'Your API tokens (admins: anyone\'s, with user_id); the secrets are never shown again',
+            querystring: {
+              type: 'object',
+              additionalProperties: false,
+              properties: { user_id: { type: 'integer', minimum: 1 }, limit: { type: 'integer', minimum: 0, maximum: 1000, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+            },
+          },
+        },
+        async (req) => {
+          const p = principals.get(req);
+          if (p === undefined) throw new AuthError(AuthErrorCode.TOKEN_MISSING, 'no bearer token');
+          const userId = req.query.user_id ?? p.userId;
+          authorize(p, userId === p.userId ? 'read' : 'admin', userId === p.userId ? 'me' : 'users');
+          const res = await inventory.apiTokens.list({ filters: [{ field: 'user_id', value: userId }], limit: req.query.limit ?? 50, offset: req.query.offset ?? 0, ordering: ['id'] });
+          return { count: res.count, results: res.rows.map((r) => tokensOf(r as unknown as Record<string, unknown>)) };
+        },
+      );
+      scope.delete<{ Params: { id: string } }>(
+        '/api/v1/auth/api-tokens/:id',
+        { schema: { tags, summary: 'Revoke (delete) an API token', params: { type: 'object', properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } } } } },
+        async (req, reply) => {
+          const p = principals.get(req);
+          if (p === undefined) throw new AuthError(AuthErrorCode.TOKEN_MISSING, 'no bearer token');
+          const id = Number(req.params.id);
+          const row = (await inventory.apiTokens.get(id)) as unknown as Record<string, unknown> | undefined;
+          const own = row !== undefined && row['user_id'] === p.userId;
+          // Someone else's token does not exist for a non-admin, as another tenant's object does not.
+          if (row === undefined || (!own && p.role !== 'admin')) throw new InventoryError([issue(InventoryErrorCode.NOT_FOUND, 'id', `no API token with id ${id}`)]);
+          authorize(p, own ? 'write' : 'admin', own ? 'me' : 'users');
+          await inventory.apiTokens.delete(id, {}, writeContext(req, { user: p.username, userId: p.userId, tenantScope: undefined }));
+          return reply.code(204).send();
+        },
+      );
+    }
 
     const self = async (req: FastifyRequest, action: 'read' | 'write') => {
       const p = principals.get(req);

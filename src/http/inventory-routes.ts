@@ -287,6 +287,24 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
   );
 }
 
+const AUDIT_ENTRY: JsonSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    url: { type: 'string' },
+    at: { type: 'string', format: 'date-time' },
+    user: { type: ['string', 'null'] },
+    user_id: { type: ['integer', 'null'] },
+    source_ip: { type: ['string', 'null'] },
+    action: { type: 'string', enum: ['create', 'update', 'delete'] },
+    object_type: { type: 'string' },
+    object_id: { type: ['integer', 'null'] },
+    before: { type: ['object', 'null'], description: 'The object before the write (secrets shown as [redacted]).' },
+    after: { type: ['object', 'null'] },
+    request_id: { type: ['string', 'null'] },
+  },
+};
+
 /** `GET /api/v1/audit/logs` (filters as on every list: user, action, object_type, object_id, request_id, at__gte, …) and `/audit/logs/{id}`. */
 function auditRoutes(app: FastifyInstance, deps: InventoryRouteDeps): void {
   const base = `${API_PREFIX}/audit/logs`;
@@ -299,7 +317,7 @@ function auditRoutes(app: FastifyInstance, deps: InventoryRouteDeps): void {
         tags,
         summary: 'The audit trail: every write, newest first',
         querystring: listQuerySchema(['id', 'at', 'user', 'user_id', 'source_ip', 'action', 'object_type', 'object_id', 'request_id']),
-        response: { ...errorResponses },
+        response: { 200: pageSchema(AUDIT_ENTRY), ...errorResponses },
       },
     },
     async (req) => {
@@ -312,7 +330,7 @@ function auditRoutes(app: FastifyInstance, deps: InventoryRouteDeps): void {
   );
   app.get<{ Params: { id: string } }>(
     `${base}/:id`,
-    { schema: { tags, summary: 'One audit entry', params: ID_PARAMS, response: { ...errorResponses } } },
+    { schema: { tags, summary: 'One audit entry', params: ID_PARAMS, response: { 200: AUDIT_ENTRY, ...errorResponses } } },
     async (req) => {
       deps.guard(req, 'read', 'audit');
       const e = await deps.inventory.audit.get(Number(req.params.id));

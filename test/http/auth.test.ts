@@ -171,6 +171,16 @@ for (const backend of backends) {
       assert.equal(rw.status, 201);
       const made = await call(app, 'POST', '/api/v1/servers', { name: uniq('s') }, bearer(rw.body.token));
       assert.equal(made.status, 201, made.raw);
+      const mine = await call(app, 'GET', '/api/v1/auth/api-tokens', undefined, bearer(jwt));
+      assert.equal(mine.status, 200, mine.raw);
+      assert.deepEqual(mine.body.results.map((t: { id: number }) => t.id), [ro.body.id, rw.body.id]);
+      assert.ok(!mine.raw.includes(String(rw.body.token)) && !mine.raw.includes('token_hash'), 'secrets are never listed');
+      const revoke = await call(app, 'DELETE', `/api/v1/auth/api-tokens/${String(ro.body.id)}`, undefined, bearer(jwt));
+      assert.equal(revoke.status, 204, revoke.raw);
+      assert.equal((await call(app, 'GET', '/api/v1/racks', undefined, bearer(ro.body.token))).status, 401, 'a revoked token stops working');
+      const otherUser = await tokenFor((await user('operator')).username);
+      assert.equal((await call(app, 'DELETE', `/api/v1/auth/api-tokens/${String(rw.body.id)}`, undefined, bearer(otherUser))).status, 404, 'not theirs');
+      assert.equal((await call(app, 'GET', `/api/v1/auth/api-tokens?user_id=${op.id}`, undefined, bearer(otherUser))).status, 403);
       const forOther = await call(app, 'POST', '/api/v1/auth/api-tokens', { user_id: 1 }, bearer(jwt));
       assert.equal(forOther.status, 403, 'only admins make tokens for others');
       const expired = await call(app, 'POST', '/api/v1/auth/api-tokens', { expires_at: '2000-01-01T00:00:00Z' }, bearer(jwt));

@@ -42,7 +42,19 @@ export interface TftpServerOptions {
   readonly ipxeUrl?: string | undefined;
   /** The generated-files hook to consult; a new one when absent. */
   readonly generated?: TftpGeneratedFiles | undefined;
+  /** Files up to this size are cached from their first read, larger ones from their second (default CACHE_ON_FIRST_READ_BYTES). */
+  readonly cacheOnFirstReadBytes?: number | undefined;
 }
+
+/**
+ * A file larger than this enters the cache on its second read, not its first:
+ * copying a one-off download of a big image costs as much CPU and page faults
+ * as serving it (a 64 MiB file: about 16k faults, on the host the transfer
+ * runs on) and can push hot boot files out. A storm asks twice at once.
+ */
+export const CACHE_ON_FIRST_READ_BYTES = 4 * 1024 * 1024;
+/** Large files read once, remembered so that their second read loads them. */
+const READ_ONCE_MEMORY = 1024;
 
 /** Largest file served in netascii mode: it is converted in memory (netascii is for text files). */
 const NETASCII_MAX_BYTES = 64 * 1024 * 1024;
@@ -254,6 +266,9 @@ export class TftpServer {
   private readonly transfers = new Set<Transfer>();
   /** Ports held by running transfers: a socket with SO_REUSEADDR may be given one of them by the kernel. */
   private readonly transferPorts = new Set<number>();
+  private readonly cacheOnFirstReadBytes: number;
+  /** Large files read once and not cached yet, oldest first. */
+  private readonly readOnce = new Set<string>();
   private nextId = 1;
   private stopped = false;
 
@@ -268,6 +283,7 @@ export class TftpServer {
     this.uploadJail = uploadJailOf(opts.config);
     this.remapper = new TftpRemapper(opts.config.remap);
     this.builtins = builtinFiles({ ipxeUrl: opts.ipxeUrl });
+    this.cacheOnFirstReadBytes = opts.cacheOnFirstReadBytes ?? CACHE_ON_FIRST_READ_BYTES;
   }
 
   static async start(opts: TftpServerOptions): Promise<TftpServer> {
@@ -509,7 +525,7 @@ export class TftpServer {
           source = 'cache';
         } else {
           this.metrics.cacheMisses.inc();
-          if (this.cache.accepts(opened.stat)) void this.cache.load(opened.path, opened.stat);
+          if (this.cache.accepts(opened.stat) && this.admit(opened.path, size)) void this.cache.load(opened.path, opened.stat);
         }
         if (req.mode === 'netascii') {
           if (size > NETASCII_MAX_BYTES) {
@@ -540,6 +556,20 @@ export class TftpServer {
     const n = negotiate(req.options, this.policy(), blocks.size, false);
     const session = new ReadSession(blocks, { ...this.timing(n.timeoutMs), blksize: n.blksize, windowsize: n.windowsize, oack: n.accepted });
     await this.launch(rec, rinfo, session, n.accepted, n.blksize * n.windowsize, fd, undefined);
+  }
+
+  /** Whether a cache miss should load the file now (see CACHE_ON_FIRST_READ_BYTES). */
+  private admit(path: string, size: number): boolean {
+    if (size <= this.cacheOnFirstReadBytes) return true;
+    if (this.readOnce.delete(path)) return true;
+    this.readOnce.add(path);
+    if (this.readOnce.size > READ_ONCE_MEMORY) {
+      for (const oldest of this.readOnce) {
+        this.readOnce.delete(oldest);
+        break;
+      }
+    }
+    return false;
   }
 
   // -------------------------------------------------------------------------

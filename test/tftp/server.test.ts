@@ -30,7 +30,7 @@ interface Running {
 
 const running: Running[] = [];
 
-async function start(tftp: TftpConfig = {}, ipxeUrl?: string): Promise<Running> {
+async function start(tftp: TftpConfig = {}, ipxeUrl?: string, cacheOnFirstReadBytes?: number): Promise<Running> {
   const logs: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -40,7 +40,7 @@ async function start(tftp: TftpConfig = {}, ipxeUrl?: string): Promise<Running> 
   });
   const registry = new Registry();
   const config = applyDefaults({ tftp: { enabled: true, listen: '127.0.0.1:0', root, ...tftp } }).tftp;
-  const server = await TftpServer.start({ config, logger: pino({ level: 'debug' }, sink), registry, ipxeUrl });
+  const server = await TftpServer.start({ config, logger: pino({ level: 'debug' }, sink), registry, ipxeUrl, cacheOnFirstReadBytes });
   const r = { server, registry, logs };
   running.push(r);
   return r;
@@ -410,6 +410,21 @@ describe('TftpServer on loopback', () => {
     const evil = await c2.next();
     assert.deepEqual(evil.op === 'ERROR' && evil.code, 2);
     await c2.close();
+  });
+
+  it('caches a large file from its second read, a small one from its first', async () => {
+    const r = await start({}, undefined, 1000);
+    const big = file('large.bin', pattern(3000));
+    file('small.bin', pattern(900));
+    assert.ok((await download(r.server.port, 'small.bin')).data.equals(pattern(900)));
+    await until(async () => (await metric(r.registry, 'dcplane_tftp_cache_files')) === 1);
+    assert.ok((await download(r.server.port, 'large.bin')).data.equals(big));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await metric(r.registry, 'dcplane_tftp_cache_files'), 1, 'a large file read once is not cached');
+    assert.ok((await download(r.server.port, 'large.bin')).data.equals(big));
+    await until(async () => (await metric(r.registry, 'dcplane_tftp_cache_files')) === 2);
+    assert.ok((await download(r.server.port, 'large.bin')).data.equals(big));
+    assert.equal(await metric(r.registry, 'dcplane_tftp_cache_hits_total'), 1);
   });
 
   it('serves a changed file fresh: the cache is checked against the file at every open', async () => {

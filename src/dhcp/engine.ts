@@ -117,9 +117,20 @@ function inSubnet(s: RuntimeSubnet, ip: Ipv4): boolean {
   return ((ip & s.mask) >>> 0) === s.network;
 }
 
-/** Same client as a lease: by client id when the client sent one, else by hardware address (RFC 2131 §4.2). */
+/**
+ * Same client as a lease (RFC 2131 §4.2): by client id when both the lease
+ * and the request carry one, else by hardware address. This is Kea's
+ * belongsToClient: one host sends option 61 from its installed OS and none
+ * from its PXE firmware, and must still own the address it holds.
+ */
 function isMine(l: Lease, info: RequestInfo): boolean {
-  return info.clientId !== '' ? l.clientId === info.clientId : l.clientId === '' && l.mac === info.mac;
+  if (l.clientId !== '' && info.clientId !== '') return l.clientId === info.clientId;
+  return l.mac !== '' && l.mac === info.mac;
+}
+
+/** A lease taken by the host a reservation names (by either of its identities) is that host's, whatever it sent then. */
+function heldByReservedHost(l: Lease, r: RuntimeReservation): boolean {
+  return (r.mac !== undefined && l.mac === r.mac) || (r.clientId !== undefined && l.clientId === r.clientId);
 }
 
 function subnetAllowed(s: RuntimeSubnet, classes: readonly string[]): boolean {
@@ -325,12 +336,35 @@ export class DhcpEngine {
     if (l === undefined) return Avail.FREE;
     const now = c.ctx.now;
     if (l.state === 'declined') return l.expires <= now ? Avail.FREE : Avail.TAKEN;
-    if (isMine(l, c.info)) return Avail.FREE;
+    if (isMine(l, c.info) || (r !== undefined && heldByReservedHost(l, r))) return Avail.FREE;
     if (l.state === 'offered' || l.state === 'active') {
       if (l.expires > now) return Avail.TAKEN;
       if (l.state === 'offered') return Avail.FREE;
     }
     return l.expires + this.runtime.holdReclaimed <= now ? Avail.FREE : Avail.HELD;
+  }
+
+  /**
+   * The client's binding in a subnet. The view indexes a lease by the key it
+   * was taken with, so a client that now sends option 61 also looks under
+   * its hardware address for one taken without (isMine decides).
+   */
+  private ownLease(c: Client, subnetId: number): Lease | undefined {
+    const { info, leases } = c;
+    const l = leases.byClient(info.clientKey, subnetId);
+    if (l !== undefined && isMine(l, info)) return l;
+    if (info.clientId === '' || info.mac === '') return undefined;
+    const h = leases.byClient(`hw:${info.mac}`, subnetId);
+    return h !== undefined && isMine(h, info) ? h : undefined;
+  }
+
+  /** The client's reserved address when it has one it can have now; 0 when none, or when it is in use by another client or declined. */
+  private reservedIp(c: Client): Ipv4 {
+    const res = c.reservation;
+    if (res === undefined || res.ip === 0) return 0;
+    const sub = this.runtime.subnetsById.get(res.subnetId);
+    if (sub === undefined || this.availability(res.ip, sub, c) === Avail.TAKEN) return 0;
+    return res.ip;
   }
 
   /** Why `ip` cannot be this client's, or the subnet and pool it would come from. */
@@ -340,9 +374,12 @@ export class DhcpEngine {
     if (sub === undefined) return 'address not on the client\'s network';
     const res = c.reservation;
     if (res !== undefined && res.ip !== 0) {
-      if (res.ip !== ip) return 'client has a reservation for another address';
-      if (this.availability(ip, sub, c) === Avail.TAKEN) return 'reserved address is in use';
-      return { sub, pool: undefined };
+      if (res.ip === ip) {
+        if (this.availability(ip, sub, c) === Avail.TAKEN) return 'reserved address is in use';
+        return { sub, pool: undefined };
+      }
+      // Only while the reserved address is someone else's (or declined) may the host use a pool address, as Kea does.
+      if (this.reservedIp(c) !== 0) return 'client has a reservation for another address';
     }
     if (sub.reservationsByIp.has(ip)) return 'address reserved for another client';
     if (!subnetAllowed(sub, c.classes)) return 'subnet not allowed for the client\'s classes';
@@ -359,18 +396,18 @@ export class DhcpEngine {
     const res = c.reservation;
     let pick: Assign | undefined;
     let ip = 0;
-    if (res !== undefined && res.ip !== 0) {
-      const sub = this.runtime.subnetsById.get(res.subnetId);
-      if (sub === undefined) return this.ignored(info, 'reservation subnet missing');
-      if (this.availability(res.ip, sub, c) === Avail.TAKEN) return this.ignored(info, 'reserved address is in use', sub.id, res.ip);
-      pick = { sub, pool: undefined };
-      ip = res.ip;
+    const reserved = this.reservedIp(c);
+    const resSub = reserved !== 0 && res !== undefined ? this.runtime.subnetsById.get(res.subnetId) : undefined;
+    if (resSub !== undefined) {
+      pick = { sub: resSub, pool: undefined };
+      ip = reserved;
     } else {
+      // No reservation, or its address is really in use by another client or declined: a pool address, as Kea gives.
       // The client's own binding first: RFC 2131 §4.3.1 "the client's current address … or … previous address".
       for (const s of c.group) {
         if (!subnetAllowed(s, c.classes)) continue;
-        const l = leases.byClient(info.clientKey, s.id);
-        if (l === undefined || l.state === 'declined' || !isMine(l, info)) continue;
+        const l = this.ownLease(c, s.id);
+        if (l === undefined || l.state === 'declined') continue;
         const r = this.refuse(l.ip, c);
         if (typeof r !== 'string') { pick = r; ip = l.ip; break; }
       }
@@ -392,8 +429,8 @@ export class DhcpEngine {
     const hostname = res?.hostname ?? (info.hostname !== '' ? info.hostname : prev !== undefined && isMine(prev, info) ? prev.hostname : '');
     // An unexpired active binding stays as it is: an OFFER promises nothing (RFC 2131 §4.3.1), so it must not downgrade it.
     if (!(prev !== undefined && prev.state === 'active' && prev.expires > c.ctx.now && isMine(prev, info))) {
-      const own = leases.byClient(info.clientKey, pick.sub.id);
-      if (own !== undefined && own.ip !== ip && isMine(own, info)) {
+      const own = this.ownLease(c, pick.sub.id);
+      if (own !== undefined && own.ip !== ip) {
         // One binding per client and subnet: the old one is no longer the client's to keep (the steps above refused it).
         if (own.state === 'offered') changes.push({ kind: 'delete', ip: own.ip, durable: false });
         else if (own.state === 'active') changes.push(this.ended(own, c.ctx.now));
@@ -473,7 +510,7 @@ export class DhcpEngine {
       }
       const r = this.refuse(ip, c);
       if (typeof r === 'string') return this.nak(c, r, ip);
-      if (res === undefined || res.ip === 0) {
+      if (res === undefined || res.ip !== ip) {
         if (l === undefined || !isMine(l, info) || l.state === 'declined') return this.nak(c, 'not the client\'s address', ip);
       }
       return this.ack(c, ip, r);
@@ -481,7 +518,8 @@ export class DhcpEngine {
     // RENEWING (unicast) or REBINDING (broadcast): ciaddr is the address in use, 50/54 absent.
     const ip = req.ciaddr;
     const res = c.reservation;
-    if (res !== undefined && res.ip !== 0 && res.ip !== ip) return this.nak(c, 'client has a reservation for another address', ip);
+    const reserved = this.reservedIp(c);
+    if (reserved !== 0 && reserved !== ip) return this.nak(c, 'client has a reservation for another address', ip);
     const l = leases.byIp(ip);
     const mine = l !== undefined && l.state !== 'declined' && isMine(l, info);
     if (mine || (res !== undefined && res.ip === ip)) {
@@ -499,8 +537,8 @@ export class DhcpEngine {
     const res = c.reservation;
     const hostname = res?.hostname ?? (info.hostname !== '' ? info.hostname : prev !== undefined && isMine(prev, info) ? prev.hostname : '');
     const changes: LeaseChange[] = [];
-    const own = leases.byClient(info.clientKey, a.sub.id);
-    if (own !== undefined && own.ip !== ip && isMine(own, info) && own.state !== 'declined') {
+    const own = this.ownLease(c, a.sub.id);
+    if (own !== undefined && own.ip !== ip && own.state !== 'declined') {
       // The client moved to another address: its old binding ends now (one binding per client per subnet).
       changes.push(own.state === 'offered' ? { kind: 'delete', ip: own.ip, durable: false } : this.ended(own, now));
     }

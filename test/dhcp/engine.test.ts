@@ -376,11 +376,39 @@ describe('reservations and client identity', () => {
       assert.equal(typeOf(out), T.NAK, req);
     }
   });
-  it('a reserved address held by another client\'s old lease is not offered', () => {
+  it('a reserved address held by another client\'s live lease is not offered: the host gets a pool address (as Kea)', () => {
     view.apply([{ kind: 'upsert', durable: true, lease: { ip: ip('10.0.0.50'), subnetId: 1, mac: '52:54:00:00:0e:01', clientId: '', hostname: '', state: 'active', start: now, expires: now + 100, version: 1 } }]);
-    const out = send(T.DISCOVER, { mac: '52:54:00:00:00:aa' });
-    assert.ok(out.kind === 'no-reply');
-    assert.equal(out.event.reason, 'reserved address is in use');
+    assert.equal(bind({ mac: '52:54:00:00:00:aa' }), '10.0.0.100');
+    assert.equal(leaseAt('10.0.0.50')?.mac, '52:54:00:00:0e:01', 'the other client keeps its lease');
+    // RENEWING the pool address is fine while the reserved one is taken; once it is free the host is sent back to it.
+    assert.equal(typeOf(send(T.REQUEST, { mac: '52:54:00:00:00:aa', ciaddr: '10.0.0.100' })), T.ACK);
+    now += 200;
+    assert.equal(typeOf(send(T.REQUEST, { mac: '52:54:00:00:00:aa', ciaddr: '10.0.0.100' })), T.NAK);
+    assert.equal(formatIpv4(reply(send(T.DISCOVER, { mac: '52:54:00:00:00:aa' })).yiaddr), '10.0.0.50');
+  });
+  it('a declined reserved address in probation: the host gets a pool address', () => {
+    assert.equal(bind({ mac: '52:54:00:00:00:aa' }), '10.0.0.50');
+    send(T.DECLINE, { mac: '52:54:00:00:00:aa', options: { 50: ipBytes('10.0.0.50'), 54: ipBytes('10.0.0.254') } });
+    assert.equal(leaseAt('10.0.0.50')?.state, 'declined');
+    assert.equal(bind({ mac: '52:54:00:00:00:aa' }), '10.0.0.100');
+  });
+  it('a reserved host keeps its address whether or not it sends option 61 (PXE firmware vs installed OS)', () => {
+    const os = { mac: '52:54:00:00:00:aa', options: { 61: [0xff, 1, 2, 3, 4] } };
+    assert.equal(bind(os), '10.0.0.50');
+    // PXE firmware: same NIC, no client id. DISCOVER gets the reserved address, INIT-REBOOT is ACKed.
+    assert.equal(formatIpv4(reply(send(T.DISCOVER, { mac: '52:54:00:00:00:aa' })).yiaddr), '10.0.0.50');
+    assert.equal(typeOf(send(T.REQUEST, { mac: '52:54:00:00:00:aa', options: { 50: ipBytes('10.0.0.50') } })), T.ACK);
+    assert.equal(leaseAt('10.0.0.50')?.clientId, '');
+    // And back: the OS with its client id INIT-REBOOTs onto the lease the firmware took.
+    assert.equal(typeOf(send(T.REQUEST, { ...os, options: { ...os.options, 50: ipBytes('10.0.0.50') } })), T.ACK);
+    assert.equal(leaseAt('10.0.0.50')?.clientId, 'ff01020304');
+  });
+  it('client ids are compared only when both sides have one, else hardware addresses (Kea belongsToClient)', () => {
+    const a = bind({ mac: '52:54:00:00:0f:01' });
+    assert.equal(bind({ mac: '52:54:00:00:0f:01', options: { 61: [0xff, 7] } }), a, 'now with a client id: same binding');
+    assert.equal(typeOf(send(T.REQUEST, { mac: '52:54:00:00:0f:01', options: { 50: ipBytes(a) } })), T.ACK, 'and without again');
+    const other = send(T.REQUEST, { mac: '52:54:00:00:0f:02', options: { 61: [0xff, 7], 50: ipBytes(a) } });
+    assert.equal(typeOf(other), T.NAK, 'another NIC whose client id the lease no longer has');
   });
   it('a client without option 61 is known by hardware address and works with hlen 0 plus a client id', () => {
     const out = send(T.DISCOVER, { htype: 32, hlen: 0, options: { 61: [0xff, 0, 1] } });

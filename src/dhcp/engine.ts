@@ -279,10 +279,15 @@ export class DhcpEngine {
   /**
    * Relayed: link selection 82.5 (RFC 3527) > subnet selection 118
    * (RFC 3011) > giaddr, each matched against relay_addresses and against
-   * subnet ranges. Direct: a client that already has an address (ciaddr,
-   * RENEWING unicast or INFORM, possibly routed) by that address; otherwise
-   * the subnet bound to the receiving interface, else the one holding one of
-   * its addresses.
+   * subnet ranges. Direct: the subnet bound to the receiving interface, else
+   * the one holding one of its addresses. ciaddr counts only from a client
+   * that says it has an address (RENEWING/REBINDING, INFORM, RELEASE,
+   * DECLINE; not DISCOVER nor SELECTING/INIT-REBOOT, where RFC 2131 has it
+   * 0 and any value is junk), and only for a subnet served on the receiving
+   * link (its shared network), so no reply goes out for another link's
+   * subnet; a client that moved links gets the link's answer (a NAK). A
+   * routed unicast renewal arriving on an interface that serves no subnet
+   * is taken by ciaddr when that subnet is one served through relays.
    */
   private selectSubnet(req: DhcpPacket, info: RequestInfo, ctx: RequestContext): RuntimeSubnet | undefined {
     const rt = this.runtime;
@@ -291,16 +296,21 @@ export class DhcpEngine {
       if (link !== 0) return subnetContaining(rt, link) ?? rt.byRelay.get(link);
       return rt.byRelay.get(req.giaddr) ?? subnetContaining(rt, req.giaddr);
     }
-    if (req.ciaddr !== 0) {
-      const s = subnetContaining(rt, req.ciaddr);
-      if (s !== undefined) return s;
+    let local = rt.byInterface.get(ctx.iface.name);
+    if (local === undefined) {
+      for (const a of ctx.iface.addresses) {
+        local = subnetContaining(rt, a.ip);
+        if (local !== undefined) break;
+      }
     }
-    const s = rt.byInterface.get(ctx.iface.name);
-    if (s !== undefined) return s;
-    for (const a of ctx.iface.addresses) {
-      const c = subnetContaining(rt, a.ip);
-      if (c !== undefined) return c;
-    }
+    const t = info.messageType;
+    const hasAddress = t === MessageType.INFORM || t === MessageType.RELEASE || t === MessageType.DECLINE
+      || (t === MessageType.REQUEST && info.serverId === 0 && info.requestedIp === 0);
+    if (req.ciaddr === 0 || !hasAddress) return local;
+    const s = subnetContaining(rt, req.ciaddr);
+    if (s === undefined) return local;
+    if (local !== undefined) return local.group.includes(s) ? s : local;
+    for (const r of rt.byRelay.values()) if (r.group === s.group) return s;
     return undefined;
   }
 

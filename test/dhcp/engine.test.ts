@@ -490,10 +490,32 @@ describe('subnet selection', () => {
     assert.equal(optText(p, 15), 'rack.example', 'shared network options');
     assert.equal(leaseAt('10.22.0.10')?.subnetId, 12);
   });
-  it('renewal from a routed client (giaddr 0, ciaddr elsewhere) is matched by ciaddr', () => {
+  it('renewal arriving on another served link is answered for that link (NAK), not by ciaddr\'s subnet', () => {
     assert.equal(bind({}, 'eth3'), '10.3.0.20');
+    assert.equal(typeOf(send(T.REQUEST, { ciaddr: '10.3.0.20' }, 'eth3')), T.ACK, 'on its own link');
     const out = send(T.REQUEST, { ciaddr: '10.3.0.20' }, 'eth1');
+    assert.equal(typeOf(out), T.NAK, 'the client moved to eth1\'s link');
+  });
+  it('routed unicast renewal on an interface serving no subnet is matched by ciaddr when that subnet is relay-served', () => {
+    assert.equal(bind({ giaddr: '192.168.50.1' }, 'eth9'), '10.1.0.10');
+    const out = send(T.REQUEST, { ciaddr: '10.1.0.10' }, 'eth4');
     assert.equal(typeOf(out), T.ACK);
+    assert.equal(typeOf(send(T.REQUEST, { ciaddr: '10.3.0.20' }, 'eth4')), undefined, 'a directly served subnet is not taken from another interface');
+  });
+  it('DISCOVER and SELECTING/INIT-REBOOT REQUEST ignore ciaddr: the receiving link picks the subnet', () => {
+    const out = send(T.DISCOVER, { mac: '52:54:00:00:11:01', ciaddr: '10.3.0.5' }, 'eth1');
+    const p = reply(out);
+    assert.equal(formatIpv4(p.yiaddr), '10.0.0.100', 'eth1\'s pool, not eth3\'s');
+    assert.equal(optIp(p, 54), '10.0.0.254');
+    const rq = send(T.REQUEST, { mac: '52:54:00:00:11:01', ciaddr: '10.3.0.5', options: { 50: ipBytes('10.0.0.100'), 54: ipBytes('10.0.0.254') } }, 'eth1');
+    assert.equal(typeOf(rq), T.ACK);
+    assert.equal(leaseAt('10.0.0.100')?.subnetId, 1);
+  });
+  it('INFORM from an address of another link is answered with the receiving link\'s subnet', () => {
+    const out = send(T.INFORM, { ciaddr: '10.3.0.50', options: { 55: [1] } }, 'eth1');
+    const p = reply(out);
+    assert.equal(optIp(p, 1), '255.255.255.0');
+    assert.ok(out.kind === 'reply' && out.event.subnetId === 1);
   });
 });
 

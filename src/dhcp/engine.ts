@@ -768,11 +768,18 @@ export class DhcpEngine {
     };
   }
 
-  /** RFC 2131 §4.1, in its order: relay; ciaddr; broadcast bit; else unicast to yiaddr at the client's hardware address. */
+  /**
+   * RFC 2131 §4.1, in its order: relay; ciaddr; broadcast bit; else unicast
+   * to yiaddr at the client's hardware address. An INFORM's ACK goes to
+   * ciaddr even when relayed (§4.3.5: "The server then sends a DHCPACK …
+   * directly to the address given in the 'ciaddr' field"; Kea does the same):
+   * its yiaddr is 0, so a relay could not deliver it.
+   */
   private replyOutcome(c: Client, reply: DhcpPacket, changes: LeaseChange[], event: EngineEvent): EngineOutcome {
     const { req } = c;
     let dest: ReplyDestination;
-    if (req.giaddr !== 0) dest = { ip: req.giaddr, port: DHCP_SERVER_PORT, broadcast: false };
+    if (c.info.messageType === MessageType.INFORM && req.ciaddr !== 0) dest = { ip: req.ciaddr, port: DHCP_CLIENT_PORT, broadcast: false };
+    else if (req.giaddr !== 0) dest = { ip: req.giaddr, port: DHCP_SERVER_PORT, broadcast: false };
     else if (req.ciaddr !== 0) dest = { ip: req.ciaddr, port: DHCP_CLIENT_PORT, broadcast: false };
     else if ((req.flags & FLAG_BROADCAST) !== 0 || reply.yiaddr === 0 || req.hlen === 0) dest = { ip: BROADCAST_IP, port: DHCP_CLIENT_PORT, broadcast: true };
     else dest = { ip: reply.yiaddr, port: DHCP_CLIENT_PORT, broadcast: false, arpMac: req.chaddr.slice(0, req.hlen) };

@@ -581,8 +581,14 @@ describe('INFORM', () => {
     assert.deepEqual(out.changes, []);
     assert.equal(out.event.kind, 'inform');
   });
-  it('relayed INFORM goes to the relay', () => {
-    const out = send(T.INFORM, { ciaddr: '10.1.0.99', giaddr: '192.168.50.1' }, 'eth9');
+  it('relayed INFORM is answered straight to ciaddr:68 (RFC 2131 §4.3.5), with the relayed subnet\'s options', () => {
+    const out = send(T.INFORM, { ciaddr: '10.1.0.99', giaddr: '192.168.50.1', options: { 55: [1] } }, 'eth9');
+    assert.ok(out.kind === 'reply');
+    assert.deepEqual(out.dest, { ip: ip('10.1.0.99'), port: 68, broadcast: false });
+    assert.equal(out.event.subnetId, 2);
+  });
+  it('relayed INFORM without ciaddr (nowhere else to send it) goes to the relay', () => {
+    const out = send(T.INFORM, { giaddr: '192.168.50.1' }, 'eth9');
     assert.ok(out.kind === 'reply');
     assert.deepEqual(out.dest, { ip: ip('192.168.50.1'), port: 67, broadcast: false });
   });

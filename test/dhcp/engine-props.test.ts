@@ -113,6 +113,13 @@ function run(actions: readonly Action[]): void {
         break;
     }
     const ctx: RequestContext = { iface: { name: 'eth1', addresses: [{ ip: ip(SERVER), prefix: 24 }] }, sourceIp: ciaddr, sourcePort: 68, now };
+    // A reserved address declined (in probation) or live with another client is not its owner's to have now.
+    const blocked = new Set<number>();
+    for (const [rip, rkey] of RESERVED) {
+      const l = view.byIp(rip);
+      if (l === undefined || l.expires <= now) continue;
+      if (l.state === 'declined' || (live(l, now) && clientKeyOf(l) !== rkey)) blocked.add(rip);
+    }
     const out = engine.handle(pkt, ctx, view);
     assert.notEqual(out.kind, 'drop', 'well-formed requests are never dropped');
     if (out.kind === 'drop') return;
@@ -140,9 +147,9 @@ function run(actions: readonly Action[]): void {
     const owner = RESERVED.get(y);
     const inPool = y >= POOL.start && y <= POOL.end;
     assert.ok(inPool || owner === spec.key, `${formatIpv4(y)} is neither in a pool nor reserved for ${spec.key}`);
-    // (c) a reserved address goes to its owner only; the owner gets nothing else.
+    // (c) a reserved address goes to its owner only; the owner gets nothing else while it can have it.
     if (owner !== undefined) assert.equal(owner, spec.key);
-    for (const [rip, rkey] of RESERVED) if (rkey === spec.key) assert.equal(y, rip);
+    for (const [rip, rkey] of RESERVED) if (rkey === spec.key && !blocked.has(rip)) assert.equal(y, rip);
     if (y >= ip('10.0.0.14') && y <= POOL.end) assert.ok(a.c < SPECIAL_CLIENTS, 'class-restricted pool');
     known.set(a.c, y);
   }

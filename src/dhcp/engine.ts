@@ -10,6 +10,8 @@ import type { Lease, LeaseChange, LeaseView } from './lease.js';
 import type { DhcpPacket } from './packet.js';
 import type { RequestInfo } from './request-info.js';
 import { extractRequestInfo } from './request-info.js';
+import { encodeFitting } from './fit-reply.js';
+import { DhcpEncodeError } from './errors.js';
 import type { DhcpRuntime, OptionLayer, RuntimeOption, RuntimePool, RuntimeReservation, RuntimeSubnet } from './runtime-config.js';
 import { subnetContaining } from './runtime-config.js';
 
@@ -52,7 +54,16 @@ export interface EngineEvent {
 }
 
 export type EngineOutcome =
-  | { kind: 'reply'; reply: DhcpPacket; dest: ReplyDestination; maxSize: number; changes: LeaseChange[]; event: EngineEvent }
+  | {
+    kind: 'reply'; reply: DhcpPacket; dest: ReplyDestination; maxSize: number; changes: LeaseChange[]; event: EngineEvent;
+    /**
+     * The reply encoded within maxSize, before any change is applied: a
+     * reply that cannot leave must not leave a committed lease behind.
+     */
+    bytes: Buffer;
+    /** Options left out so that the reply fits (see encodeFitting); empty when none. */
+    dropped: readonly number[];
+  }
   | { kind: 'no-reply'; changes: LeaseChange[]; event: EngineEvent }
   | { kind: 'drop'; reason: string };
 
@@ -77,6 +88,8 @@ export const DropReason = {
   SERVER_MESSAGE_TYPE: 'server_message_type',
   UNSUPPORTED_MESSAGE_TYPE: 'unsupported_message_type',
   REQUEST_WITHOUT_ADDRESS: 'request_without_address',
+  /** Even the options every reply keeps do not fit the client's maximum size. */
+  REPLY_TOO_LARGE: 'reply_too_large',
 } as const;
 
 const HTYPE_ETHERNET = 1;
@@ -620,7 +633,7 @@ export class DhcpEngine {
       : { ip: BROADCAST_IP, port: DHCP_CLIENT_PORT, broadcast: true };
     let sub: RuntimeSubnet | undefined;
     if (ip !== undefined) for (const s of c.group) if (inSubnet(s, ip)) { sub = s; break; }
-    return { kind: 'reply', reply, dest, maxSize: this.maxSize(info), changes: [], event: this.event('nak', info, sub ?? c.group[0], ip, reason) };
+    return this.encoded(c, reply, dest, [], this.event('nak', info, sub ?? c.group[0], ip, reason));
   }
 
   private silent(c: Client, reason: string, ip: Ipv4, sub?: RuntimeSubnet): EngineOutcome {
@@ -783,7 +796,19 @@ export class DhcpEngine {
     else if (req.ciaddr !== 0) dest = { ip: req.ciaddr, port: DHCP_CLIENT_PORT, broadcast: false };
     else if ((req.flags & FLAG_BROADCAST) !== 0 || reply.yiaddr === 0 || req.hlen === 0) dest = { ip: BROADCAST_IP, port: DHCP_CLIENT_PORT, broadcast: true };
     else dest = { ip: reply.yiaddr, port: DHCP_CLIENT_PORT, broadcast: false, arpMac: req.chaddr.slice(0, req.hlen) };
-    return { kind: 'reply', reply, dest, maxSize: this.maxSize(c.info), changes, event };
+    return this.encoded(c, reply, dest, changes, event);
+  }
+
+  private encoded(c: Client, reply: DhcpPacket, dest: ReplyDestination, changes: LeaseChange[], event: EngineEvent): EngineOutcome {
+    const maxSize = this.maxSize(c.info);
+    let fitted;
+    try {
+      fitted = encodeFitting(reply, maxSize, c.info.prl);
+    } catch (err) {
+      if (err instanceof DhcpEncodeError && err.reason === 'encode_too_large') return { kind: 'drop', reason: DropReason.REPLY_TOO_LARGE };
+      throw err;
+    }
+    return { kind: 'reply', reply, dest, maxSize, changes, event, bytes: fitted.bytes, dropped: fitted.dropped };
   }
 }
 

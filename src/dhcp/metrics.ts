@@ -70,6 +70,7 @@ export class DhcpMetrics {
   readonly poolSize: Gauge<'subnet' | 'pool'>;
   readonly poolUsed: Gauge<'subnet' | 'pool'>;
   readonly commitSeconds: Histogram;
+  readonly repliesTrimmed: Counter;
   readonly commitBatch: Histogram;
 
   constructor(registry: Registry, poolUsage: () => Iterable<PoolUsageSample>) {
@@ -105,6 +106,11 @@ export class DhcpMetrics {
         this.reset();
         for (const u of poolUsage()) this.set({ subnet: String(u.subnetId), pool: u.pool }, u.used);
       },
+    });
+    this.repliesTrimmed = new Counter({
+      name: 'dcplane_dhcp_replies_trimmed_total',
+      help: 'Replies sent with options left out because they did not fit the client\'s maximum message size',
+      registers,
     });
     this.commitSeconds = new Histogram({
       name: 'dcplane_dhcp_lease_commit_seconds',

@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { DhcpConfig } from '../config/types.js';
 import { formatIpv4 } from '../net/ipv4.js';
 import { interfaceAddresses } from '../net/interfaces.js';
-import { decodePacket, encodePacket, messageTypeOf } from './codec.js';
+import { decodePacket, messageTypeOf } from './codec.js';
 import { DhcpEngine, compileDhcpConfig } from './engine.js';
 import type { EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
 import { DhcpDecodeError } from './errors.js';
@@ -36,6 +36,7 @@ export class DhcpServer {
   private readonly store: LeaseStore;
   private readonly log: Logger;
   private lastExhaustLog = 0;
+  private trimLogged = false;
   private stopped = false;
   private readonly unsubscribeCommits: () => void;
   /** Shared by every apply() whose changes need no disk: an error there is only logged. */
@@ -197,34 +198,28 @@ export class DhcpServer {
       this.log.debug({ event: ev.kind, ip: ev.ip !== undefined ? formatIpv4(ev.ip) : undefined, mac: ev.mac, subnet: ev.subnetId, reason: ev.reason }, 'lease event');
     }
 
+    if (outcome.kind === 'reply' && outcome.dropped.length > 0) this.onTrimmed(outcome.dropped, ev.subnetId);
     const changes = outcome.changes;
     if (changes.length === 0) {
-      if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize);
+      if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.bytes, outcome.dest, outcome.reply);
       return;
     }
     let durable = false;
     for (const c of changes) if (c.durable) durable = true;
     const done = this.store.apply(changes);
     if (!durable) {
-      if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize);
+      if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.bytes, outcome.dest, outcome.reply);
       done.catch(this.onStoreFailure);
       return;
     }
-    if (outcome.kind === 'reply') done.then(() => this.sendReply(ifaceName, outcome.reply, outcome.dest, outcome.maxSize), this.onNotDurable);
+    if (outcome.kind === 'reply') done.then(() => this.sendReply(ifaceName, outcome.bytes, outcome.dest, outcome.reply), this.onNotDurable);
     else done.catch(this.onNotDurable);
   }
 
-  private sendReply(iface: string, reply: DhcpPacket, dest: ReplyDestination, maxSize: number): void {
+  /** `bytes` is the engine's encoding of `reply`, made (and fitted to the client's size) before any lease changed. */
+  private sendReply(iface: string, bytes: Buffer, dest: ReplyDestination, reply: DhcpPacket): void {
     const transport = this.transport;
     if (transport === undefined) return;
-    let bytes: Buffer;
-    try {
-      bytes = encodePacket(reply, { maxSize });
-    } catch (err) {
-      this.metrics.dropped('encode_error');
-      this.log.error({ err }, 'reply could not be encoded');
-      return;
-    }
     try {
       transport.send(iface, bytes, dest);
       this.metrics.sent(messageTypeOf(reply));
@@ -232,6 +227,17 @@ export class DhcpServer {
       this.metrics.sendError(iface);
       this.log.warn({ err, iface }, 'reply not sent');
     }
+  }
+
+  /** Options left out of a reply that would not fit: counted always, logged once, since one configuration does it to every such client. */
+  private onTrimmed(dropped: readonly number[], subnetId: number | undefined): void {
+    this.metrics.repliesTrimmed.inc();
+    if (this.trimLogged) return;
+    this.trimLogged = true;
+    this.log.warn(
+      { subnet: subnetId, dropped },
+      'a reply did not fit the client\'s maximum message size: options left out (logged once; see dcplane_dhcp_replies_trimmed_total). Shorten large option values or have clients send option 57',
+    );
   }
 
   private onExhausted(subnetId: number | undefined, mac: string): void {

@@ -650,6 +650,41 @@ describe('maximum message size (option 57)', () => {
   }
 });
 
+describe('replies too large for the client', () => {
+  const big: DhcpConfig = {
+    subnets: [{
+      id: 1, subnet: '10.0.0.0/24', interface: 'eth1', pools: ['10.0.0.100-10.0.0.103'], routers: ['10.0.0.1'], dns_servers: ['10.0.0.2'],
+      options: [
+        { code: 43, type: 'hex', value: 'aa'.repeat(600) },
+        { code: 224, type: 'hex', value: 'bb'.repeat(40) },
+        { code: 225, type: 'hex', value: 'cc'.repeat(200), always_send: true },
+      ],
+    }],
+  };
+  it('a 600-octet option 43 is left out so that the ACK fits 576 and still leaves, lease and all', () => {
+    engine = new DhcpEngine(compileDhcpConfig(big));
+    const spec = { options: { 55: [1, 3, 224, 43], 82: [1, 4, 0x65, 0x74, 0x68, 0x30] } };
+    const offer = send(T.DISCOVER, spec);
+    assert.ok(offer.kind === 'reply');
+    assert.ok(offer.bytes.length <= 548, `${offer.bytes.length} octets`);
+    const out = send(T.REQUEST, { options: { ...spec.options, 50: ipBytes('10.0.0.100'), 54: ipBytes('10.0.0.254') } });
+    assert.ok(out.kind === 'reply');
+    assert.equal(typeOf(out), T.ACK);
+    assert.ok(out.bytes.length <= 548);
+    // 225 was not asked for: dropped first; then 43, last in the PRL; 224, asked before it, fits after that.
+    assert.deepEqual(out.dropped, [225, 43]);
+    for (const code of [53, 54, 51, 58, 59, 1, 3, 6, 82, 224]) assert.ok(out.reply.options.has(code), `keeps ${code}`);
+    assert.equal(out.changes.some((c) => c.kind === 'upsert' && c.lease.state === 'active'), true);
+  });
+  it('a client that allows 1500 octets gets everything', () => {
+    engine = new DhcpEngine(compileDhcpConfig(big));
+    const out = send(T.DISCOVER, { options: { 55: [1, 3, 43, 224], 57: [0x05, 0xdc] } });
+    assert.ok(out.kind === 'reply');
+    assert.deepEqual(out.dropped, []);
+    assert.equal(out.reply.options.get(43)?.length, 600);
+  });
+});
+
 describe('reclaim and poolUsage', () => {
   const base: Lease = { ip: ip('10.0.0.100'), subnetId: 1, mac: '52:54:00:00:16:01', clientId: '', hostname: '', state: 'active', start: NOW - 100, expires: NOW - 1, version: 4 };
   it('maps each expired state to its change and skips unexpired ones', () => {

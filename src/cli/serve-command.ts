@@ -5,6 +5,7 @@ import { configReloadsCounter } from '../common/metrics.js';
 import type { ResolvedConfig } from '../config/defaults.js';
 import { ConfigError, defaultConfig, loadConfigFile } from '../config/load.js';
 import { formatProblem } from '../config/validate.js';
+import { onDhcpFatal } from '../dhcp/server.js';
 
 interface ServeOptions {
   readonly config?: string;
@@ -73,7 +74,10 @@ export function registerServe(program: Command): void {
       });
 
       await new Promise<void>((resolveStop) => {
+        let stopping = false;
         const stop = (signal: string): void => {
+          if (stopping) return;
+          stopping = true;
           logger.info({ signal }, 'stopping');
           app.stop().then(
             () => resolveStop(),
@@ -85,6 +89,12 @@ export function registerServe(program: Command): void {
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
+        // A DHCP service that can no longer write leases must not linger half-alive:
+        // stop cleanly and exit non-zero so that systemd or Kubernetes restarts the process.
+        onDhcpFatal(() => {
+          process.exitCode = 1;
+          stop('dhcp-fatal');
+        });
       });
     });
 }

@@ -60,6 +60,13 @@ export interface LeaseStore extends LeaseView {
    * changes are rolled back, so nothing that is not on disk stays visible.
    */
   apply(changes: readonly LeaseChange[]): Promise<void>;
+  /**
+   * Why the store can no longer write anything (its writer thread died),
+   * undefined while it can. Once set it stays set: every apply() is refused,
+   * non-durable ones included, so a caller checks this before it answers on
+   * the strength of a change it cannot wait for.
+   */
+  readonly failure: Error | undefined;
   /** Every lease, for listing and reclamation (a snapshot). */
   all(): Iterable<Lease>;
   /**

@@ -71,6 +71,7 @@ export class DhcpMetrics {
   readonly poolUsed: Gauge<'subnet' | 'pool'>;
   readonly commitSeconds: Histogram;
   readonly repliesTrimmed: Counter;
+  readonly storeUp: Gauge;
   readonly commitBatch: Histogram;
 
   constructor(registry: Registry, poolUsage: () => Iterable<PoolUsageSample>) {
@@ -107,6 +108,12 @@ export class DhcpMetrics {
         for (const u of poolUsage()) this.set({ subnet: String(u.subnetId), pool: u.pool }, u.used);
       },
     });
+    this.storeUp = new Gauge({
+      name: 'dcplane_dhcp_lease_store_up',
+      help: '1 while the lease store can make leases durable; 0 once its writer died (the service then stops)',
+      registers,
+    });
+    this.storeUp.set(1);
     this.repliesTrimmed = new Counter({
       name: 'dcplane_dhcp_replies_trimmed_total',
       help: 'Replies sent with options left out because they did not fit the client\'s maximum message size',

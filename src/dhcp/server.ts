@@ -7,10 +7,29 @@ import { decodePacket, messageTypeOf } from './codec.js';
 import { DhcpEngine, compileDhcpConfig } from './engine.js';
 import type { EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
 import { DhcpDecodeError } from './errors.js';
+import { LeaseErrorCode } from './lease-store/errors.js';
 import type { LeaseStore } from './lease.js';
 import { DhcpMetrics } from './metrics.js';
 import { DhcpTransport } from './transport.js';
 import type { DhcpPacket } from './packet.js';
+
+const fatalListeners = new Set<(err: Error) => void>();
+
+/**
+ * Called when a DHCP server can no longer serve (its lease store's writer
+ * died): the process should stop non-zero so that its supervisor restarts
+ * it. Returns an unsubscribe function.
+ */
+export function onDhcpFatal(listener: (err: Error) => void): () => void {
+  fatalListeners.add(listener);
+  return () => {
+    fatalListeners.delete(listener);
+  };
+}
+
+function isWriterDeath(err: unknown): err is Error {
+  return err instanceof Error && (err as { code?: unknown }).code === LeaseErrorCode.WRITER_DIED;
+}
 
 export interface DhcpServerOptions {
   readonly config: DhcpConfig;
@@ -38,16 +57,19 @@ export class DhcpServer {
   private lastExhaustLog = 0;
   private trimLogged = false;
   private stopped = false;
+  private failure: Error | undefined;
   private readonly unsubscribeCommits: () => void;
   /** Shared by every apply() whose changes need no disk: an error there is only logged. */
   private readonly onStoreFailure = (err: unknown): void => {
-    this.log.error({ err }, 'lease store failed');
+    if (isWriterDeath(err)) this.fail(err);
+    else this.log.error({ err }, 'lease store failed');
   };
   /** Shared by every apply() whose reply waits for the disk. */
   private readonly onNotDurable = (err: unknown): void => {
     // Not on disk: the reply must not leave. The client retries.
     this.metrics.dropped('store_error');
-    this.log.error({ err }, 'lease not made durable; reply withheld');
+    if (isWriterDeath(err)) this.fail(err);
+    else this.log.error({ err }, 'lease not made durable; reply withheld');
   };
 
   private constructor(opts: DhcpServerOptions) {
@@ -95,6 +117,36 @@ export class DhcpServer {
     }
     this.scheduleReclaim();
     this.log.info({ interfaces: config.interfaces ?? [] }, 'dhcp configuration reloaded');
+  }
+
+  /** Why the service stopped serving on its own (its lease store can no longer write); undefined while it serves. */
+  get failed(): Error | undefined {
+    return this.failure;
+  }
+
+  /**
+   * The lease store can write nothing more, so no lease can be granted or
+   * made durable: answering on would offer one address to many clients and
+   * withhold every ACK. Stop answering at once, say so loudly, and let the
+   * process stop non-zero so that systemd or Kubernetes restarts it (a new
+   * process reloads what is on disk).
+   */
+  private fail(err: Error): void {
+    if (this.failure !== undefined || this.stopped) return;
+    this.failure = err;
+    this.metrics.storeUp.set(0);
+    if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
+    this.transport?.close();
+    this.transport = undefined;
+    this.log.fatal({ err }, 'lease store can no longer write: DHCP stops answering; the process must be restarted');
+    if (fatalListeners.size === 0) process.exitCode = 1;
+    for (const l of fatalListeners) {
+      try {
+        l(err);
+      } catch (e) {
+        this.log.error({ err: e }, 'dhcp fatal listener failed');
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -149,18 +201,33 @@ export class DhcpServer {
 
   /** Reclaims leases past their end, a bounded batch at a time. */
   reclaim(now: number = Math.floor(Date.now() / 1000)): void {
+    const dead = this.store.failure;
+    if (dead !== undefined) {
+      this.fail(dead);
+      return;
+    }
     const expired = this.store.expiredBefore(now, 5000, { includeOffers: true });
     if (expired.length === 0) return;
     const changes = this.engine.reclaim(expired, now);
     if (changes.length === 0) return;
     this.store.apply(changes).then(
       () => this.log.debug({ count: changes.length }, 'leases reclaimed'),
-      (err: unknown) => this.log.error({ err }, 'lease reclamation failed; will retry'),
+      (err: unknown) => {
+        if (isWriterDeath(err)) this.fail(err);
+        else this.log.error({ err }, 'lease reclamation failed; will retry');
+      },
     );
   }
 
   private onPacket(msg: Buffer, ifaceName: string, sourceIp: number, sourcePort: number): void {
-    if (this.stopped) return;
+    if (this.stopped || this.failure !== undefined) return;
+    // Checked before anything is answered: a dead store refuses even the non-durable offer, whose reply would not wait for it.
+    const dead = this.store.failure;
+    if (dead !== undefined) {
+      this.metrics.dropped('store_failed');
+      this.fail(dead);
+      return;
+    }
     let req: DhcpPacket;
     try {
       req = decodePacket(msg);

@@ -372,6 +372,10 @@ export class SqliteLeaseStore implements LeaseStore {
   }
 
   /** Test hook: the writer thread, so a test can terminate it and watch the store refuse writes. */
+  get failure(): Error | undefined {
+    return this.dead;
+  }
+
   writerThreadForTests(): Worker | undefined {
     return this.writer;
   }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { DhcpConfig } from '../config/types.js';
 import { formatIpv4 } from '../net/ipv4.js';
-import { interfaceAddresses } from '../net/interfaces.js';
+import { interfaceAddresses, interfaceExists } from '../net/interfaces.js';
 import { decodePacket, messageTypeOf } from './codec.js';
 import { DhcpEngine, compileDhcpConfig } from './engine.js';
 import type { EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
@@ -10,7 +10,7 @@ import { DhcpDecodeError } from './errors.js';
 import { LeaseErrorCode } from './lease-store/errors.js';
 import type { LeaseStore } from './lease.js';
 import { DhcpMetrics } from './metrics.js';
-import { DhcpTransport } from './transport.js';
+import { DhcpTransport, DhcpTransportError } from './transport.js';
 import type { DhcpPacket } from './packet.js';
 
 const fatalListeners = new Set<(err: Error) => void>();
@@ -90,7 +90,8 @@ export class DhcpServer {
 
   static async start(opts: DhcpServerOptions): Promise<DhcpServer> {
     const server = new DhcpServer(opts);
-    await server.openTransport();
+    server.refreshInterfaces();
+    server.transport = await server.openTransport(server.config);
     server.scheduleReclaim();
     server.log.info(
       { interfaces: server.config.interfaces ?? [], port: server.config.port ?? 67, leases: countOf(server.store.all()) },
@@ -99,22 +100,42 @@ export class DhcpServer {
     return server;
   }
 
-  /** Applies a new (already validated) configuration; leases are kept. */
+  /**
+   * Applies a new (already validated) configuration; leases are kept. All or
+   * nothing: when it throws, the configuration, engine and sockets in force
+   * before it still serve (the caller says so). New sockets cannot be opened
+   * beside the old ones (no SO_REUSEADDR: one socket per device and port),
+   * so interfaces are checked first, the old sockets closed, the new ones
+   * opened, and on failure the old ones opened again.
+   */
   async reload(config: DhcpConfig): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
     const engine = new DhcpEngine(compileDhcpConfig(config));
-    const sameSockets =
+    const sameSockets = this.transport !== undefined &&
       JSON.stringify(config.interfaces ?? []) === JSON.stringify(this.config.interfaces ?? []) &&
       (config.port ?? 67) === (this.config.port ?? 67);
-    this.engine = engine;
-    this.config = config;
     if (!sameSockets) {
+      for (const name of config.interfaces ?? []) {
+        if (!interfaceExists(name)) throw new DhcpTransportError('DHCP_ERR_NO_INTERFACE', name, `interface ${name} does not exist in this network namespace`);
+      }
       const old = this.transport;
       this.transport = undefined;
       old?.close();
-      await this.openTransport();
-    } else {
-      this.refreshInterfaces();
+      try {
+        this.transport = await this.openTransport(config);
+      } catch (err) {
+        try {
+          this.transport = await this.openTransport(this.config);
+        } catch (again) {
+          // Not even the old sockets: nothing is served. A later SIGHUP tries again (sameSockets is false without a transport).
+          this.log.fatal({ err: again, interfaces: this.config.interfaces ?? [] }, 'dhcp sockets could not be reopened after a refused reload: DHCP is not served');
+        }
+        throw err;
+      }
     }
+    this.engine = engine;
+    this.config = config;
+    this.refreshInterfaces();
     this.scheduleReclaim();
     this.log.info({ interfaces: config.interfaces ?? [] }, 'dhcp configuration reloaded');
   }
@@ -182,11 +203,10 @@ export class DhcpServer {
     return iface;
   }
 
-  private async openTransport(): Promise<void> {
-    this.refreshInterfaces();
-    this.transport = await DhcpTransport.open({
-      interfaces: this.config.interfaces ?? [],
-      port: this.config.port ?? 67,
+  private openTransport(config: DhcpConfig): Promise<DhcpTransport> {
+    return DhcpTransport.open({
+      interfaces: config.interfaces ?? [],
+      port: config.port ?? 67,
       onPacket: (msg, info) => this.onPacket(msg, info.iface, info.sourceIp, info.sourcePort),
       onError: (err, iface) => this.log.error({ err, iface }, 'dhcp socket error'),
     });

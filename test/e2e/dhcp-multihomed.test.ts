@@ -14,7 +14,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 import { runDhclient, runUdhcpc } from '../helpers/dhcp-clients.js';
 import type { DhcpServerProcess } from '../helpers/dhcp-server-process.js';
-import { isRunning, listLeases, startServer } from '../helpers/e2e-fixtures.js';
+import { eventually, isRunning, listLeases, startServer } from '../helpers/e2e-fixtures.js';
 import { createTopology, netnsSkipReason } from '../helpers/netns.js';
 import type { Topology } from '../helpers/netns.js';
 
@@ -140,5 +140,23 @@ describe('DHCP on a multi-homed server', { skip: netnsSkipReason() }, () => {
     assert.deepEqual(u3.lease?.routers, ['10.88.3.254']);
     assert.ok(inRange(u1.lease?.ip ?? '', '10.88.1.', 100, 149), `${u1.output}\n--- server ---\n${server.logText()}`);
     assert.equal(u1.lease?.serverId, '10.88.1.1');
+  });
+
+  test('SIGHUP naming an interface that does not exist is refused, and every link served before still is', async () => {
+    server.reload({ ...config, dhcp: { ...config.dhcp, interfaces: ['eth1', 'eth9'] } });
+    await server.waitForLog('configuration reload refused', 15_000);
+    // Before, the old sockets were closed first and nothing served any more; udhcpc on eth3 proves eth3 was not dropped either.
+    const [u3, u1] = await Promise.all([
+      runUdhcpc(topo, 'c3', 'eth1', { mac: '02:88:03:00:00:13', timeoutMs: 15_000 }),
+      runUdhcpc(topo, 'c1', 'eth1', { mac: '02:88:01:00:00:12', timeoutMs: 15_000 }),
+    ]);
+    assert.ok(inRange(u1.lease?.ip ?? '', '10.88.1.', 100, 149), `${u1.output}\n--- server ---\n${server.logText()}`);
+    assert.ok(inRange(u3.lease?.ip ?? '', '10.88.3.', 100, 149), `${u3.output}\n--- server ---\n${server.logText()}`);
+    // And a later good SIGHUP still applies.
+    const reloads = (): number => server.logText().split('"configuration reloaded"').length;
+    const before = reloads();
+    server.reload({ ...config, dhcp: { ...config.dhcp, interfaces: ['eth1', 'eth2'] } });
+    assert.ok(await eventually(() => (reloads() > before ? true : undefined), 15_000), server.logText());
+    assert.ok(isRunning(server), server.logText());
   });
 });

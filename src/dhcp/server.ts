@@ -13,6 +13,9 @@ import { DhcpMetrics } from './metrics.js';
 import { DhcpTransport, DhcpTransportError } from './transport.js';
 import type { DhcpPacket } from './packet.js';
 
+/** The longest delay setInterval honours (2^31-1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 const fatalListeners = new Set<(err: Error) => void>();
 
 /**
@@ -214,7 +217,8 @@ export class DhcpServer {
 
   private scheduleReclaim(): void {
     if (this.reclaimTimer !== undefined) clearInterval(this.reclaimTimer);
-    const every = (this.config.reclaim_interval ?? 10) * 1000;
+    // Node turns a delay above 2^31-1 ms into 1 ms: a huge interval would reclaim a thousand times a second.
+    const every = Math.min((this.config.reclaim_interval ?? 10) * 1000, MAX_TIMER_MS);
     this.reclaimTimer = setInterval(() => this.reclaim(), every);
     this.reclaimTimer.unref();
   }

@@ -135,6 +135,14 @@ describe('schema problems', () => {
     ]);
   });
 
+  it('refuses a reclaim_interval longer than a Node timer can wait (2147483 s), which would fire every millisecond', () => {
+    const c = base();
+    dhcp(c).reclaim_interval = 2147484;
+    assertProblems(c, [[C.OUT_OF_RANGE, 'dhcp.reclaim_interval']]);
+    dhcp(c).reclaim_interval = 2147483;
+    assertProblems(c, []);
+  });
+
   it('reports a duplicated list item at its second occurrence', () => {
     const c = base();
     dhcp(c).interfaces = ['eth1', 'eth1'];

@@ -40,6 +40,8 @@ export const ConfigErrorCode = {
   POOL_OVERLAP: 'CONFIG_ERR_POOL_OVERLAP',
   DUPLICATE_RELAY: 'CONFIG_ERR_DUPLICATE_RELAY',
   INTERFACE_NOT_SERVED: 'CONFIG_ERR_INTERFACE_NOT_SERVED',
+  /** Two subnets (or shared networks) name the same interface: only the first would ever serve its direct clients. */
+  DUPLICATE_SUBNET_INTERFACE: 'CONFIG_ERR_DUPLICATE_SUBNET_INTERFACE',
 
   // Reservations.
   RESERVATION_NO_IDENTIFIER: 'CONFIG_ERR_RESERVATION_NO_IDENTIFIER',

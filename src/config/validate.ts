@@ -423,6 +423,32 @@ class Checker {
     const ids = new Map<number, readonly Seg[]>();
     const pools: PoolRef[] = [];
     const poolsBySubnet = new Map<SubnetRef, readonly PoolRef[]>();
+    // A direct client's subnet follows its receiving interface, one subnet (or shared network) per interface:
+    // a second one naming the same interface would silently never serve anyone on it.
+    // (Subnets matched by an interface's address, without `interface`, cannot be checked here: the
+    // first subnet holding one of the interface's addresses serves it, in configuration order.)
+    const interfaceOwners = new Map<string, readonly Seg[]>();
+    /** One report per shared network, not one more for each of its subnets. */
+    const refused = new Set<readonly Seg[]>();
+    const claimInterface = (segs: readonly Seg[], owner: readonly Seg[], raw: unknown): void => {
+      const name = str(raw);
+      if (name === undefined) return;
+      const prior = interfaceOwners.get(name);
+      if (prior === undefined) interfaceOwners.set(name, owner);
+      else if (prior !== owner && !refused.has(owner)) {
+        refused.add(owner);
+        this.add(segs, ConfigErrorCode.DUPLICATE_SUBNET_INTERFACE, `interface "${name}" is already served by ${formatPath(prior)}; only one subnet can serve an interface's direct clients. To serve several subnets on one link, put them in one entry of dhcp.shared_networks with "interface": "${name}"`);
+      }
+    };
+    for (const s of subnets) if (s.sharedSegs === undefined) claimInterface([...s.segs, 'interface'], s.segs, get(s.raw, 'interface'));
+    arr(dhcp.shared_networks).forEach((sn, j) => {
+      const path = formatPath([...base, 'shared_networks', j]);
+      const inside = subnets.filter((s) => s.sharedSegs !== undefined && formatPath(s.sharedSegs) === path);
+      const owner = inside[0]?.sharedSegs ?? [...base, 'shared_networks', j];
+      claimInterface([...owner, 'interface'], owner, get(sn, 'interface'));
+      for (const s of inside) claimInterface([...s.segs, 'interface'], owner, get(s.raw, 'interface'));
+    });
+
     subnets.forEach((s) => {
       const id = int(get(s.raw, 'id'));
       if (id !== undefined) {

@@ -143,6 +143,20 @@ describe('schema problems', () => {
     assertProblems(c, []);
   });
 
+  it('refuses two subnets on one interface outside a shared network, at the second one\'s interface, pointing to shared_networks', () => {
+    const c = base();
+    subnet(c, 0).interface = 'eth1';
+    subnet(c, 1).interface = 'eth1';
+    const [p] = assertProblems(c, [[C.DUPLICATE_SUBNET_INTERFACE, 'dhcp.subnets[1].interface']]);
+    assert.match(p?.message ?? '', /shared_networks/);
+    // A shared network naming an interface a subnet already has is refused too; its own subnets may repeat it.
+    subnet(c, 1).interface = 'eth2';
+    dhcp(c).shared_networks = [{ name: 'rack', interface: 'eth1', subnets: [{ id: 3, subnet: '10.79.0.0/24', interface: 'eth1', pools: ['10.79.0.10-10.79.0.20'] }] }];
+    assertProblems(c, [[C.DUPLICATE_SUBNET_INTERFACE, 'dhcp.shared_networks[0].interface']]);
+    subnet(c, 0).interface = undefined;
+    assertProblems(c, []);
+  });
+
   it('reports a duplicated list item at its second occurrence', () => {
     const c = base();
     dhcp(c).interfaces = ['eth1', 'eth1'];

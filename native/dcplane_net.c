@@ -338,6 +338,8 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
 #define RECV_BATCH_MAX 256
 /* Batches read per readiness event before the loop gets a turn: a flood cannot starve timers and the lease writer's answers. */
 #define RECV_ROUNDS 4
+/* Poll errors in a row (no datagram read between them) after which the receiver gives up and says so (-EIO). */
+#define POLL_ERRORS_MAX 64
 
 typedef struct {
   uv_poll_t poll;
@@ -345,6 +347,8 @@ typedef struct {
   int fd;
   int events;
   int stopped;
+  /* Poll errors since the last datagram read: bounds the restarts of a socket that keeps failing. */
+  int poll_errors;
   uint8_t *slab;
   size_t slot_bytes;
   uint32_t *meta;
@@ -393,7 +397,24 @@ static void receiver_cleanup_hook(void *arg) {
 static void on_poll(uv_poll_t *h, int status, int events) {
   receiver_t *r = h->data;
   if (status < 0) {
+    /*
+     * libuv stops the handle on POLLERR and hands over the error; left so,
+     * the interface would never be read again. A UDP socket's pending
+     * error (an ICMP report, a link going down) is cleared by reading
+     * SO_ERROR, then polling resumes. One that keeps failing is given up
+     * after POLL_ERRORS_MAX in a row, reported as -EIO so JS can say so.
+     */
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
     call_js(r, r->on_packets, 1, status);
+    if (r->stopped) return;
+    if (++r->poll_errors > POLL_ERRORS_MAX) {
+      call_js(r, r->on_packets, 1, -EIO);
+      return;
+    }
+    int e = uv_poll_start(&r->poll, r->events, on_poll);
+    if (e < 0) call_js(r, r->on_packets, 1, e);
     return;
   }
   if (events & UV_READABLE) {
@@ -420,6 +441,7 @@ static void on_poll(uv_poll_t *h, int status, int events) {
         break;
       }
       if (n == 0) break;
+      r->poll_errors = 0;
       for (int k = 0; k < n; k++) {
         uint32_t *m = r->meta + (size_t)k * META_FIELDS;
         m[0] = msgs[k].msg_len;

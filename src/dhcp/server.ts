@@ -211,7 +211,12 @@ export class DhcpServer {
       interfaces: config.interfaces ?? [],
       port: config.port ?? 67,
       onPacket: (msg, info) => this.onPacket(msg, info.iface, info.sourceIp, info.sourcePort),
-      onError: (err, iface) => this.log.error({ err, iface }, 'dhcp socket error'),
+      onError: (err, iface) => {
+        if ((err as { handler?: unknown }).handler === true) {
+          this.metrics.dropped('handler_error');
+          this.log.error({ err, iface }, 'dhcp packet handling failed; the service goes on');
+        } else this.log.error({ err, iface }, 'dhcp socket error');
+      },
     });
   }
 

@@ -18,6 +18,7 @@ import type { NativeNet, ReceiverHandle } from '../net/native.js';
  * | DHCP_ERR_BIND_FAILED | any other failure to open the interface's socket |
  * | DHCP_ERR_UNKNOWN_INTERFACE | send() named an interface the transport was not opened on (a caller bug) |
  * | DHCP_ERR_CLOSED | send() after close() |
+ * | DHCP_ERR_RECEIVER_STOPPED | (through onError) polling an interface's socket failed too often in a row; it is no longer read |
  */
 export class DhcpTransportError extends DcplaneError {
   readonly iface: string;
@@ -61,6 +62,8 @@ export interface TransportCounters {
   arpFallbacks: number;
   /** Datagrams longer than RECV_SLOT_BYTES, dropped unread (no DHCP message comes near it). */
   truncated: number;
+  /** Datagrams whose onPacket threw: counted and reported through onError, and the next one is read. */
+  handlerErrors: number;
 }
 
 const LIMITED_BROADCAST_IP = 0xffffffff;
@@ -75,6 +78,8 @@ const RECV_SLOTS = 64;
 const RECV_SLOT_BYTES = 9216;
 const META_FIELDS = 4;
 const EAGAIN = osConstants.errno.EAGAIN;
+/** The addon's word for "polling this socket failed too often in a row; it is no longer read". */
+const EIO = osConstants.errno.EIO;
 
 interface Endpoint {
   readonly name: string;
@@ -146,13 +151,17 @@ export class DhcpTransport {
     } catch (err) {
       throw bindError(err, name, opts.port);
     }
-    const counters: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0, truncated: 0 };
+    const counters: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0, truncated: 0, handlerErrors: 0 };
     const slab = Buffer.alloc(RECV_SLOTS * RECV_SLOT_BYTES);
     const meta = new Uint32Array(RECV_SLOTS * META_FIELDS);
     const onPacket = opts.onPacket;
     const onPackets = (n: number): void => {
       if (n < 0) {
-        this.onError(systemError(n, name, 'poll'), name);
+        // The addon clears the socket's error and polls again; -EIO means it gave up on this socket.
+        const err = n === -EIO
+          ? new DhcpTransportError('DHCP_ERR_RECEIVER_STOPPED', name, `${name} kept failing to poll and is no longer read: restart dcplane or reload with the interface removed and added again`)
+          : systemError(n, name, 'poll');
+        this.onError(err, name);
         return;
       }
       for (let i = 0; i < n && !this.closed; i++) {
@@ -167,14 +176,25 @@ export class DhcpTransport {
         const msg = Buffer.allocUnsafe(length);
         slab.copy(msg, 0, from, from + length);
         counters.received++;
-        onPacket(msg, { iface: name, sourceIp: meta[m + 1] as number, sourcePort: meta[m + 2] as number });
+        // An exception escaping to the addon is fatal to the process (napi_fatal_exception): one
+        // packet's failure (os.networkInterfaces() under EMFILE, say) must not end the service.
+        try {
+          onPacket(msg, { iface: name, sourceIp: meta[m + 1] as number, sourcePort: meta[m + 2] as number });
+        } catch (err) {
+          counters.handlerErrors++;
+          this.onError(Object.assign(err instanceof Error ? err : new Error(String(err)), { handler: true }), name);
+        }
       }
     };
     let receiver: ReceiverHandle;
     try {
       receiver = this.native.startReceiver(fd, slab, meta, RECV_SLOT_BYTES, onPackets, () => {
         const ep = this.endpoints.get(name);
-        if (ep !== undefined) this.onWritable(ep);
+        try {
+          if (ep !== undefined) this.onWritable(ep);
+        } catch (err) {
+          this.onError(err instanceof Error ? err : new Error(String(err)), name);
+        }
       });
     } catch (err) {
       closeSync(fd);
@@ -292,7 +312,7 @@ export class DhcpTransport {
 
   /** Counters of one interface, or the sum over all when `iface` is not given. */
   counters(iface?: string): TransportCounters {
-    const sum: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0, truncated: 0 };
+    const sum: TransportCounters = { received: 0, sent: 0, sendErrors: 0, arpFallbacks: 0, truncated: 0, handlerErrors: 0 };
     for (const ep of this.endpoints.values()) {
       if (iface !== undefined && ep.name !== iface) continue;
       sum.received += ep.counters.received;
@@ -300,6 +320,7 @@ export class DhcpTransport {
       sum.sendErrors += ep.counters.sendErrors;
       sum.arpFallbacks += ep.counters.arpFallbacks;
       sum.truncated += ep.counters.truncated;
+      sum.handlerErrors += ep.counters.handlerErrors;
     }
     return sum;
   }

@@ -41,14 +41,8 @@ const PUBLIC: readonly RegExp[] = [
   /^\/api\/docs(\/.*)?$/,
 ];
 
-/**
- * Read by the API before the inventory and auth routes, which need a
- * principal; the DHCP lease and TFTP transfer lists are left open until their
- * callers (the full-app tests, the CLI) send tokens (see the report of the
- * session that wired auth).
- */
+/** Everything else under /api/v1 needs a principal, the DHCP lease and TFTP transfer lists included. */
 const PROTECTED: readonly RegExp[] = [/^\/api\/v1\//];
-const LEGACY_OPEN: readonly RegExp[] = [/^\/api\/v1\/dhcp\/leases\/?$/, /^\/api\/v1\/tftp\/transfers\/?$/];
 
 /**
  * Decided on the route that matched (its pattern), not on the raw URL, so no
@@ -60,7 +54,6 @@ function needsBearer(req: FastifyRequest): boolean {
   const url = req.routeOptions.url ?? req.url;
   const path = url.split('?')[0] ?? url;
   if (PUBLIC.some((re) => re.test(path))) return false;
-  if (LEGACY_OPEN.some((re) => re.test(path))) return false;
   return PROTECTED.some((re) => re.test(path));
 }
 

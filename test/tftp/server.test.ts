@@ -660,7 +660,19 @@ describe('dcplane with tftp.enabled', () => {
       assert.ok(script.includes(`chain --autofree ${url}`), 'built-ins chain to dhcp.boot.ipxe');
       await until(() => logs.filter((l) => l.msg === 'tftp transfer').length === 2);
 
-      const list = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/tftp/transfers?limit=1`)).json()) as {
+      // The transfer list is inventory data: it needs a bearer like every /api/v1 route but health.
+      const api = `http://127.0.0.1:${apiPort}/api/v1`;
+      assert.equal((await fetch(`${api}/tftp/transfers`)).status, 401);
+      const password = readFileSync(join(dir, 'data', 'initial-admin-password'), 'utf8').trim();
+      const login = await fetch(`${api}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password }),
+      });
+      assert.equal(login.status, 200);
+      const { access_token } = (await login.json()) as { access_token: string };
+      const auth = { headers: { authorization: `Bearer ${access_token}` } };
+      const list = (await (await fetch(`${api}/tftp/transfers?limit=1`, auth)).json()) as {
         count: number;
         next: string | null;
         previous: string | null;
@@ -672,9 +684,9 @@ describe('dcplane with tftp.enabled', () => {
       assert.equal(list.results[0]?.file, 'default.ipxe', 'newest first');
       assert.equal(list.results[0]?.state, 'completed');
       assert.equal(list.results[0]?.source, 'builtin');
-      const active = (await (await fetch(`http://127.0.0.1:${apiPort}/api/v1/tftp/transfers?state=active`)).json()) as { count: number };
+      const active = (await (await fetch(`${api}/tftp/transfers?state=active`, auth)).json()) as { count: number };
       assert.equal(active.count, 0);
-      const bad = await fetch(`http://127.0.0.1:${apiPort}/api/v1/tftp/transfers?state=bogus`);
+      const bad = await fetch(`${api}/tftp/transfers?state=bogus`, auth);
       assert.equal(bad.status, 400);
 
       const other = 'http://10.77.0.2/next.ipxe';

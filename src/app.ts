@@ -80,7 +80,7 @@ export class Dcplane {
       logger: this.logger,
       registry: this.registry,
       leases: () => this.store,
-      services: () => ({ dhcp: this.dhcp !== undefined ? 'running' : 'disabled', tftp: this.tftp !== undefined ? 'running' : 'disabled' }),
+      services: () => ({ dhcp: this.dhcp === undefined ? 'disabled' : this.dhcp.failed !== undefined ? 'failed' : 'running', tftp: this.tftp !== undefined ? 'running' : 'disabled' }),
       tftpTransfers: () => this.tftp?.transfersList() ?? [],
       version: VERSION,
       inventory,

@@ -21,7 +21,7 @@ export interface ApiDeps {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly leases: () => LeaseStore | undefined;
-  readonly services: () => Record<string, 'running' | 'disabled'>;
+  readonly services: () => Record<string, 'running' | 'disabled' | 'failed'>;
   /** Running TFTP transfers, then finished ones newest first (empty when TFTP is off). */
   readonly tftpTransfers?: () => readonly TransferRecord[];
   readonly version: string;
@@ -98,7 +98,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await registerAuthRoutes(app, auth, deps.inventory);
   }
 
-  app.get('/api/v1/health', async () => ({ status: 'ok', version: deps.version, services: deps.services() }));
+  // 503 when an enabled service has failed, so load balancers and supervisors take the node out.
+  app.get('/api/v1/health', async (_req, reply) => {
+    const services = deps.services();
+    const failed = Object.values(services).includes('failed');
+    void reply.status(failed ? 503 : 200);
+    return { status: failed ? 'failed' : 'ok', version: deps.version, services };
+  });
 
   app.get('/api/v1/metrics/prometheus', async (_req, reply) => {
     reply.header('content-type', deps.registry.contentType);

@@ -18,6 +18,8 @@ import { loadOrCreateSecret } from './auth/tokens.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
 import { buildApi, parseListen } from './http/api.js';
+import type { DhcpPoolSample } from './http/dashboard.js';
+import { EventHub } from './http/event-hub.js';
 import { openInventory } from './inventory/inventory.js';
 import { TftpServer } from './tftp/server.js';
 import { VERSION } from './version.js';
@@ -30,6 +32,8 @@ export class Dcplane {
   private api: FastifyInstance | undefined;
   private inventoryDb: Database | undefined;
   private unlock: (() => void) | undefined;
+  /** Live events for the WebSocket at /api/v1/ws: inventory changes, TFTP transfers and (once DHCP publishes to it) lease events. */
+  readonly events = new EventHub();
 
   private constructor(
     private config: ResolvedConfig,
@@ -73,6 +77,7 @@ export class Dcplane {
     }
     if (c.tftp.enabled) {
       this.tftp = await TftpServer.start({ config: c.tftp, logger: this.logger, registry: this.registry, ipxeUrl: c.dhcp.boot?.ipxe });
+      this.tftp.onTransfer((phase, rec) => this.events.publishTransfer(phase, rec));
     } else {
       this.logger.info('tftp disabled (set tftp.enabled in the configuration to serve)');
     }
@@ -82,6 +87,8 @@ export class Dcplane {
       leases: () => this.store,
       services: () => ({ dhcp: this.dhcp === undefined ? 'disabled' : this.dhcp.failed !== undefined ? 'failed' : 'running', tftp: this.tftp !== undefined ? 'running' : 'disabled' }),
       tftpTransfers: () => this.tftp?.transfersList() ?? [],
+      dhcpPools: () => this.dhcpPools(),
+      events: this.events,
       version: VERSION,
       inventory,
       auth: { store: authStore, hasher, tokens, rateLimiter: new LoginRateLimiter() },
@@ -89,6 +96,29 @@ export class Dcplane {
     const { host, port } = parseListen(c.api.listen);
     await this.api.listen({ host, port });
     this.logger.info({ listen: c.api.listen, data_dir: this.dataDir }, 'api ready');
+  }
+
+  /**
+   * Pool utilisation of the running DHCP service, for the dashboard; undefined when DHCP is off.
+   * Read through the pool gauges the DHCP server registers (src/dhcp/metrics.ts), which compute it
+   * from the lease view on each read, since DhcpServer has no public accessor for it.
+   */
+  async dhcpPools(): Promise<DhcpPoolSample[] | undefined> {
+    if (this.dhcp === undefined) return undefined;
+    const read = async (name: string): Promise<Map<string, { subnetId: number; pool: string; value: number }>> => {
+      const out = new Map<string, { subnetId: number; pool: string; value: number }>();
+      const metric = this.registry.getSingleMetric(name);
+      if (metric === undefined) return out;
+      for (const v of (await metric.get()).values) {
+        const subnet = Number(v.labels['subnet']);
+        const pool = String(v.labels['pool']);
+        out.set(`${subnet}/${pool}`, { subnetId: subnet, pool, value: v.value });
+      }
+      return out;
+    };
+    const sizes = await read('dcplane_dhcp_pool_addresses');
+    const used = await read('dcplane_dhcp_pool_addresses_used');
+    return [...sizes].map(([key, s]) => ({ subnetId: s.subnetId, pool: s.pool, total: s.value, used: used.get(key)?.value ?? 0 }));
   }
 
   /** Applies a new configuration without a restart; leases are kept. Services turned on or off need a restart. */

@@ -8,7 +8,12 @@ import type { Inventory } from '../inventory/inventory.js';
 import type { Caller, Guard } from './access.js';
 import { authenticate, bearerGuard, registerAuthRoutes } from './auth-routes.js';
 import type { ApiAuth } from './auth-routes.js';
+import { registerDashboard } from './dashboard.js';
+import type { DhcpPoolSample } from './dashboard.js';
 import { registerDocs } from './docs.js';
+import { EventHub, bridgeInventory } from './event-hub.js';
+import { registerHttpMetrics } from './http-metrics.js';
+import { registerWebSocket } from './ws.js';
 import { ApiErrorCode, errorResponse } from './errors.js';
 import { inputPartOf, registerInventoryRoutes, versionFromHeader } from './inventory-routes.js';
 import { validatorCompiler } from './validation.js';
@@ -37,6 +42,12 @@ export interface ApiDeps {
   readonly passwordHasher?: PasswordHasher;
   /** Largest request body in bytes (default 8 MiB: a bulk import of some thousands of servers). */
   readonly bodyLimit?: number;
+  /** Live events for the WebSocket at /api/v1/ws (a private hub when not given: inventory changes only). */
+  readonly events?: EventHub;
+  /** Pools of the running DHCP service for the dashboard; undefined (or resolving to undefined) when DHCP is off. */
+  readonly dhcpPools?: () => Promise<readonly DhcpPoolSample[] | undefined>;
+  /** WebSocket heartbeat and per-client buffer limit (tests shorten them). */
+  readonly ws?: { readonly heartbeatMs?: number; readonly maxBufferedBytes?: number };
 }
 
 export const DEFAULT_BODY_LIMIT = 8 << 20;
@@ -66,6 +77,7 @@ export function leaseToJson(l: Lease): Record<string, unknown> {
  * Every error is `{code, message, errors: [{path, message}]}`.
  */
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const events = deps.events ?? new EventHub();
   const app = Fastify({
     loggerInstance: deps.logger.child({ svc: 'http' }) as FastifyBaseLogger,
     disableRequestLogging: true,
@@ -77,6 +89,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
   });
+  registerHttpMetrics(app, deps.registry);
   app.setValidatorCompiler(validatorCompiler);
   // Response schemas document the API (OpenAPI); replies are sent as built, so a schema can never drop a field from one.
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -93,6 +106,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await registerDocs(app, deps.version);
   const auth = deps.auth !== undefined && !('disabled' in deps.auth) ? deps.auth : undefined;
+  // Before the other routes: the plugin must see every route to refuse upgrades on the plain ones.
+  await registerWebSocket(app, { hub: events, auth, registry: deps.registry, ...deps.ws });
   if (auth !== undefined) {
     authenticate(app, auth);
     await registerAuthRoutes(app, auth, deps.inventory);
@@ -196,6 +211,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     else if (deps.auth !== undefined && 'disabled' in deps.auth && deps.auth.disabled) guard = () => ANONYMOUS;
     else throw new TypeError('buildApi: an inventory needs auth (or auth: { disabled: true } in tests)');
     registerInventoryRoutes(app, { inventory: deps.inventory, guard, hasher: auth?.hasher ?? deps.passwordHasher ?? new PasswordHasher() });
+    registerDashboard(app, {
+      inventory: deps.inventory,
+      guard,
+      ...(deps.dhcpPools === undefined ? {} : { dhcpPools: deps.dhcpPools }),
+      tftpTransfers: () => (deps.services()['tftp'] === 'running' ? (deps.tftpTransfers?.() ?? []) : undefined),
+    });
+    const unbridge = bridgeInventory(deps.inventory, events, (err) => deps.logger.error({ err }, 'inventory events not published'));
+    app.addHook('onClose', async () => unbridge());
   }
 
   app.setNotFoundHandler((req, reply) => {

@@ -32,10 +32,13 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 /**
  * Paths answered without a bearer: health (load balancers), the Prometheus
  * scrape (scrapers of the e2e and ops setups send no token), logging in and
- * refreshing (the caller has no access token yet), and the API docs.
+ * refreshing (the caller has no access token yet), and the API docs. The
+ * WebSocket checks its token itself after the upgrade (ws.ts), so that a
+ * browser gets a close code it can read instead of a failed handshake.
  */
 const PUBLIC: readonly RegExp[] = [
   /^\/api\/v1\/health\/?$/,
+  /^\/api\/v1\/ws\/?$/,
   /^\/api\/v1\/metrics\/prometheus\/?$/,
   /^\/api\/v1\/auth\/(token|refresh|logout)\/?$/,
   /^\/api\/docs(\/.*)?$/,

@@ -20,6 +20,8 @@ import { InventoryError } from '../inventory/errors.js';
  * | API_ERR_BODY_TOO_LARGE | 413 | the body exceeds the API's body limit |
  * | API_ERR_UNSUPPORTED_MEDIA_TYPE | 415 | a body that is neither JSON nor (for auth) a form |
  * | API_ERR_BAD_REQUEST | 400 | any other refusal of the request's framing |
+ * | API_ERR_UPGRADE_REQUIRED | 426 | a plain HTTP request to the WebSocket endpoint |
+ * | API_ERR_WS_BAD_MESSAGE | 400 | (in a WebSocket `error` event) a client message that is not `{"subscribe": [topics]}` |
  * | API_ERR_INTERNAL | 500 | a bug; the log has the details |
  */
 export const ApiErrorCode = {
@@ -33,6 +35,8 @@ export const ApiErrorCode = {
   BODY_TOO_LARGE: 'API_ERR_BODY_TOO_LARGE',
   UNSUPPORTED_MEDIA_TYPE: 'API_ERR_UNSUPPORTED_MEDIA_TYPE',
   BAD_REQUEST: 'API_ERR_BAD_REQUEST',
+  UPGRADE_REQUIRED: 'API_ERR_UPGRADE_REQUIRED',
+  WS_BAD_MESSAGE: 'API_ERR_WS_BAD_MESSAGE',
   INTERNAL: 'API_ERR_INTERNAL',
 } as const;
 export type ApiErrorCode = (typeof ApiErrorCode)[keyof typeof ApiErrorCode];
@@ -48,6 +52,8 @@ export const API_ERROR_STATUS: Readonly<Record<ApiErrorCode, number>> = Object.f
   API_ERR_BODY_TOO_LARGE: 413,
   API_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
   API_ERR_BAD_REQUEST: 400,
+  API_ERR_UPGRADE_REQUIRED: 426,
+  API_ERR_WS_BAD_MESSAGE: 400,
   API_ERR_INTERNAL: 500,
 });
 

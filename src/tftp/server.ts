@@ -34,6 +34,9 @@ export const TftpServerErrorCode = {
 
 export class TftpServerError extends DcplaneError {}
 
+/** Told of each transfer when it starts and when it ends (completed, failed, or refused before it started); never per block. */
+export type TransferListener = (phase: 'start' | 'end', rec: TransferRecord) => void;
+
 export interface TftpServerOptions {
   readonly config: ResolvedTftpConfig;
   readonly logger: Logger;
@@ -271,6 +274,7 @@ export class TftpServer {
   private readonly readOnce = new Set<string>();
   private nextId = 1;
   private stopped = false;
+  private readonly transferListeners = new Set<TransferListener>();
 
   private constructor(opts: TftpServerOptions) {
     this.config = opts.config;
@@ -305,6 +309,23 @@ export class TftpServer {
   /** Running transfers, then finished ones newest first. */
   transfersList(): TransferRecord[] {
     return [...this.transferLog.active(), ...this.transferLog.recent()];
+  }
+
+  /** Calls `listener` at the start and at the end of every transfer; returns the unsubscribe function. */
+  onTransfer(listener: TransferListener): () => void {
+    this.transferListeners.add(listener);
+    return () => this.transferListeners.delete(listener);
+  }
+
+  private notify(phase: 'start' | 'end', rec: TransferRecord): void {
+    for (const l of this.transferListeners) {
+      try {
+        l(phase, rec);
+      } catch (err) {
+        // A listener's bug must not break the transfer it is told about.
+        this.log.warn({ err }, 'tftp transfer listener failed');
+      }
+    }
   }
 
   /**
@@ -451,6 +472,7 @@ export class TftpServer {
     this.metrics.refusals.inc({ reason: r.reason });
     this.metrics.transfers.inc({ direction: rec.direction, outcome: 'refused' });
     this.transferLog.end(rec);
+    this.notify('end', rec);
     // Debug: every PXE boot probes a dozen configuration names that do not exist.
     this.log.debug({ client: `${rec.clientIp}:${rec.clientPort}`, file: rec.requested, op: rec.direction, outcome: 'refused', reason: r.reason, error_code: r.code }, 'tftp request refused');
   }
@@ -727,6 +749,7 @@ export class TftpServer {
     this.byClient.set(key, t);
     this.transferLog.begin(rec);
     this.metrics.active.inc({ direction: rec.direction });
+    this.notify('start', rec);
     if (this.stopped) {
       this.finish(t, 'failed', 'shutdown');
       this.closeTransfer(t);
@@ -906,6 +929,7 @@ export class TftpServer {
     this.byClient.delete(t.key);
     this.access.release();
     this.transferLog.end(rec);
+    this.notify('end', rec);
     const m = this.metrics;
     m.active.dec({ direction: rec.direction });
     m.transfers.inc({ direction: rec.direction, outcome });

@@ -18,6 +18,7 @@ import { loadOrCreateSecret } from './auth/tokens.js';
 import type { Database } from './db/database.js';
 import { openDatabase } from './db/open-database.js';
 import { buildApi, parseListen } from './http/api.js';
+import { dhcpPoolsFromRegistry } from './http/dashboard.js';
 import type { DhcpPoolSample } from './http/dashboard.js';
 import { EventHub } from './http/event-hub.js';
 import { openInventory } from './inventory/inventory.js';
@@ -98,27 +99,9 @@ export class Dcplane {
     this.logger.info({ listen: c.api.listen, data_dir: this.dataDir }, 'api ready');
   }
 
-  /**
-   * Pool utilisation of the running DHCP service, for the dashboard; undefined when DHCP is off.
-   * Read through the pool gauges the DHCP server registers (src/dhcp/metrics.ts), which compute it
-   * from the lease view on each read, since DhcpServer has no public accessor for it.
-   */
+  /** Pool utilisation of the running DHCP service, for the dashboard; undefined when DHCP is off. */
   async dhcpPools(): Promise<DhcpPoolSample[] | undefined> {
-    if (this.dhcp === undefined) return undefined;
-    const read = async (name: string): Promise<Map<string, { subnetId: number; pool: string; value: number }>> => {
-      const out = new Map<string, { subnetId: number; pool: string; value: number }>();
-      const metric = this.registry.getSingleMetric(name);
-      if (metric === undefined) return out;
-      for (const v of (await metric.get()).values) {
-        const subnet = Number(v.labels['subnet']);
-        const pool = String(v.labels['pool']);
-        out.set(`${subnet}/${pool}`, { subnetId: subnet, pool, value: v.value });
-      }
-      return out;
-    };
-    const sizes = await read('dcplane_dhcp_pool_addresses');
-    const used = await read('dcplane_dhcp_pool_addresses_used');
-    return [...sizes].map(([key, s]) => ({ subnetId: s.subnetId, pool: s.pool, total: s.value, used: used.get(key)?.value ?? 0 }));
+    return this.dhcp === undefined ? undefined : dhcpPoolsFromRegistry(this.registry);
   }
 
   /** Applies a new configuration without a restart; leases are kept. Services turned on or off need a restart. */

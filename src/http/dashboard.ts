@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
 import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { Inventory } from '../inventory/inventory.js';
 import { servers as serverDef } from '../inventory/resources.js';
 import type { TransferRecord } from '../tftp/transfer-log.js';
@@ -14,6 +15,28 @@ export interface DhcpPoolSample {
   readonly pool: string;
   readonly total: number;
   readonly used: number;
+}
+
+/**
+ * The running DHCP service's pools, read through the gauges it registers
+ * (src/dhcp/metrics.ts), which compute them from the lease view on each
+ * read: DhcpServer has no public accessor for its pool usage.
+ */
+export async function dhcpPoolsFromRegistry(registry: Registry): Promise<DhcpPoolSample[]> {
+  const read = async (name: string): Promise<Map<string, { subnetId: number; pool: string; value: number }>> => {
+    const out = new Map<string, { subnetId: number; pool: string; value: number }>();
+    const metric = registry.getSingleMetric(name);
+    if (metric === undefined) return out;
+    for (const v of (await metric.get()).values) {
+      const subnetId = Number(v.labels['subnet']);
+      const pool = String(v.labels['pool']);
+      out.set(`${subnetId}/${pool}`, { subnetId, pool, value: v.value });
+    }
+    return out;
+  };
+  const sizes = await read('dcplane_dhcp_pool_addresses');
+  const used = await read('dcplane_dhcp_pool_addresses_used');
+  return [...sizes].map(([key, s]) => ({ subnetId: s.subnetId, pool: s.pool, total: s.value, used: used.get(key)?.value ?? 0 }));
 }
 
 export interface DashboardDeps {

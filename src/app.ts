@@ -72,7 +72,7 @@ export class Dcplane {
     const tokens = { secret: await loadOrCreateSecret(this.dataDir) };
     if (c.dhcp.enabled) {
       this.store = await openLeaseStore({ dataDir: this.dataDir, database: c.database, commitDelayMs: c.dhcp.commit_delay_ms });
-      this.dhcp = await DhcpServer.start({ config: c.dhcp, store: this.store, logger: this.logger, registry: this.registry });
+      this.dhcp = await DhcpServer.start({ config: c.dhcp, store: this.store, logger: this.logger, registry: this.registry, onEvent: (ev) => this.events.publishLease(ev) });
     } else {
       this.logger.info('dhcp disabled (set dhcp.enabled and name dhcp.interfaces in the configuration to serve)');
     }

@@ -5,7 +5,7 @@ import { formatIpv4 } from '../net/ipv4.js';
 import { interfaceAddresses, interfaceExists } from '../net/interfaces.js';
 import { decodePacket, messageTypeOf } from './codec.js';
 import { DhcpEngine, compileDhcpConfig } from './engine.js';
-import type { EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
+import type { EngineEvent, EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
 import { DhcpDecodeError } from './errors.js';
 import { LeaseErrorCode } from './lease-store/errors.js';
 import type { LeaseStore } from './lease.js';
@@ -39,6 +39,8 @@ export interface DhcpServerOptions {
   readonly store: LeaseStore;
   readonly logger: Logger;
   readonly registry: Registry;
+  /** Told of every handled request's lease event once it stands (after its commit, for durable ones): the live view. */
+  readonly onEvent?: (ev: EngineEvent) => void;
 }
 
 /**
@@ -62,6 +64,7 @@ export class DhcpServer {
   private stopped = false;
   private failure: Error | undefined;
   private readonly unsubscribeCommits: () => void;
+  private readonly onEvent: ((ev: EngineEvent) => void) | undefined;
   /** Shared by every apply() whose changes need no disk: an error there is only logged. */
   private readonly onStoreFailure = (err: unknown): void => {
     if (isWriterDeath(err)) this.fail(err);
@@ -77,6 +80,7 @@ export class DhcpServer {
 
   private constructor(opts: DhcpServerOptions) {
     this.config = opts.config;
+    this.onEvent = opts.onEvent;
     this.engine = new DhcpEngine(compileDhcpConfig(opts.config));
     this.store = opts.store;
     this.log = opts.logger.child({ svc: 'dhcp' });
@@ -296,8 +300,10 @@ export class DhcpServer {
 
     if (outcome.kind === 'reply' && outcome.dropped.length > 0) this.onTrimmed(outcome.dropped, ev.subnetId);
     const changes = outcome.changes;
+    const publish = this.onEvent;
     if (changes.length === 0) {
       if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.bytes, outcome.dest, outcome.reply);
+      publish?.(ev);
       return;
     }
     let durable = false;
@@ -305,11 +311,16 @@ export class DhcpServer {
     const done = this.store.apply(changes);
     if (!durable) {
       if (outcome.kind === 'reply') this.sendReply(ifaceName, outcome.bytes, outcome.dest, outcome.reply);
+      publish?.(ev);
       done.catch(this.onStoreFailure);
       return;
     }
-    if (outcome.kind === 'reply') done.then(() => this.sendReply(ifaceName, outcome.bytes, outcome.dest, outcome.reply), this.onNotDurable);
-    else done.catch(this.onNotDurable);
+    if (outcome.kind === 'reply') {
+      done.then(() => {
+        this.sendReply(ifaceName, outcome.bytes, outcome.dest, outcome.reply);
+        publish?.(ev);
+      }, this.onNotDurable);
+    } else done.then(() => publish?.(ev), this.onNotDurable);
   }
 
   /** `bytes` is the engine's encoding of `reply`, made (and fitted to the client's size) before any lease changed. */

@@ -20,7 +20,7 @@ import { SqliteLeaseStore } from '../../src/dhcp/lease-store/sqlite-lease-store.
 import type { DhcpPacket } from '../../src/dhcp/packet.js';
 import { DhcpServer, onDhcpFatal } from '../../src/dhcp/server.js';
 import { formatIpv4 } from '../../src/net/ipv4.js';
-import { request } from '../helpers/memory-lease-view.js';
+import { ipBytes, request } from '../helpers/memory-lease-view.js';
 
 const PORT = 10167;
 const skip = process.getuid?.() !== 0 ? 'needs root (the transport binds to a device)' : false;
@@ -123,5 +123,42 @@ describe('DhcpServer when the lease writer thread dies', { skip }, () => {
     assert.match(logText, /"level":60/, 'logged at fatal');
     const metrics = await registry.metrics();
     assert.match(metrics, /dcplane_dhcp_lease_store_up 0/);
+  });
+});
+
+describe('DhcpServer lease events for the live view', { skip }, () => {
+  let dir: string;
+  let store: SqliteLeaseStore;
+  let server: DhcpServer;
+  let relay: Relay;
+  const events: { kind: string; ip?: number; committed: boolean }[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'dcplane-server-ev-'));
+    store = await SqliteLeaseStore.open({ dataDir: dir });
+    server = await DhcpServer.start({
+      config: CONFIG, store, logger: pino({ level: 'silent' }), registry: new Registry(),
+      onEvent: (ev) => events.push({ kind: ev.kind, ip: ev.ip, committed: store.stats().commits > 0 }),
+    });
+    relay = await Relay.open();
+  });
+  after(async () => {
+    await server?.stop();
+    await store?.close();
+    relay?.sock.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('tells offer, ack and release with their addresses; an ACK only once its lease is committed', async () => {
+    const offer = await relay.exchange(discover(9));
+    assert.ok(offer !== undefined);
+    const ip = formatIpv4(offer.yiaddr);
+    const req = request(T.REQUEST, { mac: '52:54:00:77:00:09', xid: 9, giaddr: '127.0.0.1', options: { 50: ipBytes(ip), 54: offer.options.get(54) ?? [] } });
+    const ack = await relay.exchange(req);
+    assert.equal(ack?.options.get(53)?.[0], T.ACK);
+    assert.deepEqual(events.map((e) => e.kind), ['offer', 'ack']);
+    assert.deepEqual(events.map((e) => (e.ip !== undefined ? formatIpv4(e.ip) : undefined)), [ip, ip]);
+    assert.deepEqual(events.map((e) => e.committed), [false, true], 'the offer is told at once, the ack after its commit');
+    assert.equal(store.byIp(offer.yiaddr)?.state, 'active');
   });
 });

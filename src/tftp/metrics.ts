@@ -83,7 +83,7 @@ export class TftpMetrics {
     this.bytesReceived = new Counter({ name: 'dcplane_tftp_bytes_received_total', help: 'Upload payload bytes received and kept', registers });
     this.resends = new Counter({ name: 'dcplane_tftp_resends_total', help: 'Packets sent again after a timeout or a partial-window ACK', registers, collect });
     this.requests = new Counter({ name: 'dcplane_tftp_requests_total', help: 'Packets received on the request port, by opcode (RRQ, WRQ, DATA, ACK, ERROR, OACK, unknown)', labelNames: ['opcode'], registers });
-    this.dropped = new Counter({ name: 'dcplane_tftp_packets_dropped_total', help: 'Packets dropped (malformed, stray, rate limited, duplicate request), by reason', labelNames: ['reason'], registers });
+    this.dropped = new Counter({ name: 'dcplane_tftp_packets_dropped_total', help: 'Packets dropped (malformed, stray, rate limited, duplicate request; from a stranger to a transfer port: unknown_tid answered with ERROR 5, unknown_tid_suppressed over the answer rate, unknown_tid_not_answered an ERROR or other packet never answered), by reason', labelNames: ['reason'], registers });
     this.errorsSent = new Counter({ name: 'dcplane_tftp_errors_sent_total', help: 'ERROR packets sent, by TFTP error code', labelNames: ['code'], registers });
     this.fileTransfers = new Counter({ name: 'dcplane_tftp_file_transfers_total', help: `Transfers by file (base name, per-host parts folded; at most ${FILE_LABEL_CAP} files, then "other") and outcome`, labelNames: ['file', 'outcome'], registers });
     this.fileBytes = new Counter({ name: 'dcplane_tftp_file_bytes_sent_total', help: 'DATA payload bytes sent by file (same labels as dcplane_tftp_file_transfers_total)', labelNames: ['file'], registers });

@@ -70,6 +70,13 @@ const READ_AHEAD_BYTES = 64 * 1024;
 const PORT_ATTEMPTS = 8;
 /** How long a closing transfer waits for sends still queued in libuv before closing anyway. */
 const DRAIN_WAIT_MS = 2000;
+/**
+ * Least time between two ERROR 5 answers from one transfer port. Strangers'
+ * source addresses are unauthenticated: unlimited answers make every transfer
+ * a reflector, and two transfers fed one spoofed packet would bounce ERROR 5s
+ * at each other as fast as the CPU allows.
+ */
+const STRANGER_ANSWER_INTERVAL_MS = 100;
 
 /** A request refused before any transfer started: the ERROR sent and the reason counted. */
 interface Refusal {
@@ -114,6 +121,8 @@ interface Transfer {
   dallying: boolean;
   countedBytes: number;
   countedResends: number;
+  /** When this transfer last answered a stranger (performance.now()); -Infinity before the first. */
+  strangerAnsweredAt: number;
   /** Unconnected sends not yet handed to the kernel: closing the socket would cancel them (a final ERROR among them). */
   pendingSends: number;
   closing: boolean;
@@ -733,6 +742,7 @@ export class TftpServer {
       dallying: false,
       countedBytes: 0,
       countedResends: 0,
+      strangerAnsweredAt: Number.NEGATIVE_INFINITY,
       pendingSends: 0,
       closing: false,
     };
@@ -742,7 +752,7 @@ export class TftpServer {
       if (err.code === 'ECONNREFUSED') this.log.debug({ err, client: key }, 'tftp client port unreachable');
       else this.log.warn({ err, client: key }, 'tftp transfer socket error');
     });
-    sockets.stranger?.on('message', (_msg, from) => this.answerStranger(t, from));
+    sockets.stranger?.on('message', (msg, from) => this.answerStranger(t, msg, from));
     sockets.stranger?.on('error', (err) => this.log.warn({ err, client: key }, 'tftp transfer socket error'));
     this.transfers.add(t);
     this.transferPorts.add(t.port);
@@ -762,7 +772,7 @@ export class TftpServer {
     const rec = t.record;
     // Connected, the kernel passes only the client's packets; one may still have queued before connect().
     if (from.port !== rec.clientPort || from.address !== rec.clientIp) {
-      this.answerStranger(t, from);
+      this.answerStranger(t, msg, from);
       return;
     }
     const s = t.session;
@@ -793,11 +803,25 @@ export class TftpServer {
   /**
    * RFC 1350 §4: "If a source TID does not match, the packet should be discarded as erroneously
    * sent from somewhere else. An error packet should be sent to the source of the incorrect
-   * packet, while not disturbing the transfer." It leaves from the transfer's port.
+   * packet, while not disturbing the transfer." It leaves from the transfer's port, but only for
+   * a packet a misdirected peer of a transfer would send (DATA, ACK, OACK), never for an ERROR
+   * (RFC 1350 §7: an ERROR is never acknowledged, and answering one lets two transfers bounce
+   * ERROR 5s at each other forever), and at most one per STRANGER_ANSWER_INTERVAL_MS.
    */
-  private answerStranger(t: Transfer, from: RemoteInfo): void {
+  private answerStranger(t: Transfer, msg: Buffer, from: RemoteInfo): void {
+    const op = msg.length >= 2 && msg[0] === 0 ? msg[1] : undefined;
+    if (op !== TftpOpcode.DATA && op !== TftpOpcode.ACK && op !== TftpOpcode.OACK) {
+      this.metrics.dropped.inc({ reason: 'unknown_tid_not_answered' });
+      return;
+    }
+    const now = performance.now();
+    if (now - t.strangerAnsweredAt < STRANGER_ANSWER_INTERVAL_MS) {
+      this.metrics.dropped.inc({ reason: 'unknown_tid_suppressed' });
+      return;
+    }
     this.metrics.dropped.inc({ reason: 'unknown_tid' });
     if (t.closing) return;
+    t.strangerAnsweredAt = now;
     this.metrics.errorsSent.inc({ code: String(TftpErrorCode.UNKNOWN_TID) });
     const socket = t.stranger ?? t.socket;
     socket.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address, () => undefined);

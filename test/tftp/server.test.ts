@@ -5,6 +5,7 @@
 import { describe, it, before, after, afterEach } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -206,6 +207,35 @@ describe('TftpServer on loopback', () => {
     await until(async () => (await metric(r.registry, 'dcplane_tftp_transfers_total', { outcome: 'completed' })) === 1);
     await c.close();
     await stranger.close();
+  });
+
+  it('never answers a stranger\'s ERROR, and answers other strangers at most once per 100 ms per transfer', { timeout: 10_000 }, async () => {
+    const r = await start({ timeout: 5 });
+    file('pingpong.bin', pattern(100_000));
+    const a = await RawClient.open();
+    const b = await RawClient.open();
+    a.send(rrq('pingpong.bin'), r.server.port);
+    b.send(rrq('pingpong.bin'), r.server.port);
+    const pa = (await a.next()).from.port;
+    const pb = (await b.next()).from.port;
+    // One spoofed ERROR "from" transfer A's port to transfer B's: answered, the two would ping-pong ERROR 5s.
+    const spoof = createSocket({ type: 'udp4', reuseAddr: true });
+    await new Promise<void>((resolve) => spoof.bind(pa, '127.0.0.1', resolve));
+    spoof.send(errorPacket(5, 'x'), pb, '127.0.0.1');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    spoof.close();
+    assert.equal(await metric(r.registry, 'dcplane_tftp_errors_sent_total', { code: '5' }), 0);
+    assert.equal(await metric(r.registry, 'dcplane_tftp_packets_dropped_total', { reason: 'unknown_tid_not_answered' }), 1);
+    const stranger = await RawClient.open();
+    for (let i = 0; i < 20; i++) stranger.send(ack(1), pb);
+    const e = await stranger.next();
+    assert.equal(e.op === 'ERROR' && e.code, 5);
+    assert.equal(await stranger.quiet(50), undefined, 'one answer for a burst');
+    assert.equal(await metric(r.registry, 'dcplane_tftp_packets_dropped_total', { reason: 'unknown_tid_suppressed' }), 19);
+    await new Promise((resolve) => setTimeout(resolve, 110));
+    stranger.send(ack(1), pb);
+    assert.equal((await stranger.next()).op, 'ERROR', 'answered again after the interval');
+    await Promise.all([a.close(), b.close(), stranger.close()]);
   });
 
   it('gives a transfer a socket connected to its client and an unconnected one on the same port for strangers (Linux)', async (t) => {

@@ -46,6 +46,7 @@ export const DEFAULTS = Object.freeze({
   tftp_rate_limit_burst: 30,
   tftp_cache_max_bytes: 256 * 1024 * 1024,
   tftp_cache_max_file_bytes: 64 * 1024 * 1024,
+  tftp_netascii_max_bytes: 4 * 1024 * 1024,
   tftp_write_enabled: false,
   tftp_write_max_bytes: 100 * 1024 * 1024,
   tftp_write_overwrite: false,
@@ -127,6 +128,7 @@ export interface ResolvedTftpConfig {
   readonly timeout: number;
   readonly retries: number;
   readonly max_transfers: number;
+  readonly netascii_max_bytes: number;
   /** Absent: no rate limit. */
   readonly rate_limit?: { readonly requests_per_second: number; readonly burst: number };
   readonly allow: readonly string[];
@@ -149,6 +151,7 @@ function resolveTftp(t: TftpConfig): ResolvedTftpConfig {
     timeout: t.timeout ?? DEFAULTS.tftp_timeout,
     retries: t.retries ?? DEFAULTS.tftp_retries,
     max_transfers: t.max_transfers ?? DEFAULTS.tftp_max_transfers,
+    netascii_max_bytes: t.netascii_max_bytes ?? DEFAULTS.tftp_netascii_max_bytes,
     ...(rate !== undefined ? { rate_limit: { requests_per_second: rate.requests_per_second, burst: rate.burst ?? DEFAULTS.tftp_rate_limit_burst } } : {}),
     allow: t.allow ?? [],
     deny: t.deny ?? [],

@@ -180,6 +180,8 @@ export interface TftpConfig {
   readonly retries?: number;
   /** Concurrent transfers over all clients. */
   readonly max_transfers?: number;
+  /** Largest file served in netascii mode (converted in memory); larger ones are refused. */
+  readonly netascii_max_bytes?: number;
   /** Per-client request rate limit; none when absent. */
   readonly rate_limit?: TftpRateLimitConfig;
   readonly allow?: readonly string[];

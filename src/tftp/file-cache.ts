@@ -1,5 +1,11 @@
+import { fstat, read } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
+import { promisify } from 'node:util';
+import { netasciiEncode } from './netascii.js';
+
+const readAsync = promisify(read);
+const fstatAsync = promisify(fstat);
 
 export interface FileCacheOptions {
   /** Memory for cached content; 0 turns the cache off. */
@@ -17,6 +23,13 @@ interface Entry {
   readonly ctimeNs: bigint;
 }
 
+export interface NetasciiResult {
+  /** The file in netascii form (RFC 1350 §1). */
+  readonly data: Buffer;
+  /** Served from the cache, not converted now. */
+  readonly hit: boolean;
+}
+
 export interface FileCacheStats {
   readonly entries: number;
   readonly bytes: number;
@@ -26,9 +39,18 @@ export interface FileCacheStats {
   readonly invalidated: number;
 }
 
+/** The netascii form of a file is kept as an entry of its own; real paths never hold a NUL. */
+function netasciiKey(path: string): string {
+  return `netascii\0${path}`;
+}
+
 function sameFile(e: Entry, st: BigIntStats): boolean {
   // ctime moves on every write and rename, even one that keeps size and mtime (touch -m, tar -x preserving times).
   return e.ino === st.ino && e.dev === st.dev && e.size === st.size && e.mtimeNs === st.mtimeNs && e.ctimeNs === st.ctimeNs;
+}
+
+function versionOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
 /**
@@ -37,13 +59,16 @@ function sameFile(e: Entry, st: BigIntStats): boolean {
  * opened (inode, size, mtime, ctime), so a replaced or rewritten file is
  * never served stale and the check costs no extra system call. A miss is
  * served from disk while the file is loaded in the background, so a large
- * file never stalls the event loop.
+ * file never stalls the event loop. The netascii form of a file is converted
+ * once per version and kept as an entry of its own under the same budget.
  */
 export class TftpFileCache {
   private maxBytes: number;
   private maxFileBytes: number;
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<void>>();
+  /** Netascii conversions under way, by key and file version, so concurrent requests share one read. */
+  private readonly converting = new Map<string, Promise<NetasciiResult>>();
   private bytes = 0;
   private hits = 0;
   private misses = 0;
@@ -63,21 +88,33 @@ export class TftpFileCache {
 
   /** The content of the opened file at `path` if the cache holds this very version of it. */
   get(path: string, st: BigIntStats): Buffer | undefined {
-    const e = this.entries.get(path);
-    if (e === undefined) {
-      this.misses++;
-      return undefined;
+    const data = this.lookup(path, st);
+    if (data === undefined) this.misses++;
+    else this.hits++;
+    return data;
+  }
+
+  /**
+   * The netascii form of the file opened as `fd`, which is the version `st`
+   * describes: from the cache, else converted from the cached octet content
+   * or read from `fd` without blocking, and kept when the budget allows. The
+   * caller keeps `fd` open until the promise settles. Rejects when the read
+   * fails.
+   */
+  netascii(path: string, fd: number, st: BigIntStats): Promise<NetasciiResult> {
+    const key = netasciiKey(path);
+    const hit = this.lookup(key, st);
+    if (hit !== undefined) {
+      this.hits++;
+      return Promise.resolve({ data: hit, hit: true });
     }
-    if (!sameFile(e, st)) {
-      this.remove(path);
-      this.invalidated++;
-      this.misses++;
-      return undefined;
-    }
-    this.hits++;
-    this.entries.delete(path);
-    this.entries.set(path, e);
-    return e.data;
+    this.misses++;
+    const version = `${key}\0${versionOf(st)}`;
+    const pending = this.converting.get(version);
+    if (pending !== undefined) return pending;
+    const p = this.convert(key, path, fd, st).finally(() => this.converting.delete(version));
+    this.converting.set(version, p);
+    return p;
   }
 
   /** Whether a file of this size would be kept. */
@@ -107,6 +144,46 @@ export class TftpFileCache {
   clear(): void {
     this.entries.clear();
     this.bytes = 0;
+  }
+
+  private lookup(key: string, st: BigIntStats): Buffer | undefined {
+    const e = this.entries.get(key);
+    if (e === undefined) return undefined;
+    if (!sameFile(e, st)) {
+      this.remove(key);
+      this.invalidated++;
+      return undefined;
+    }
+    this.entries.delete(key);
+    this.entries.set(key, e);
+    return e.data;
+  }
+
+  private async convert(key: string, path: string, fd: number, st: BigIntStats): Promise<NetasciiResult> {
+    let raw = this.lookup(path, st);
+    let unchanged = true;
+    if (raw === undefined) {
+      const size = Number(st.size);
+      raw = Buffer.allocUnsafe(size);
+      let off = 0;
+      while (off < size) {
+        const { bytesRead } = await readAsync(fd, raw, off, size - off, off);
+        if (bytesRead === 0) break;
+        off += bytesRead;
+      }
+      if (off < size) raw = raw.subarray(0, off);
+      const after = await fstatAsync(fd, { bigint: true });
+      // Written to while we read: serve what was read (as a read from disk would), but never keep a copy that may mix two versions.
+      unchanged = off === size && after.size === st.size && after.mtimeNs === st.mtimeNs && after.ctimeNs === st.ctimeNs;
+    }
+    const data = netasciiEncode(raw);
+    if (unchanged && this.maxBytes > 0 && data.length <= this.maxFileBytes && data.length <= this.maxBytes) {
+      this.remove(key);
+      this.entries.set(key, { data, dev: st.dev, ino: st.ino, size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs });
+      this.bytes += data.length;
+      this.evict();
+    }
+    return { data, hit: false };
   }
 
   private async read(path: string, st: BigIntStats): Promise<void> {

@@ -59,8 +59,6 @@ export const CACHE_ON_FIRST_READ_BYTES = 4 * 1024 * 1024;
 /** Large files read once, remembered so that their second read loads them. */
 const READ_ONCE_MEMORY = 1024;
 
-/** Largest file served in netascii mode: it is converted in memory (netascii is for text files). */
-const NETASCII_MAX_BYTES = 64 * 1024 * 1024;
 const MAIN_RECV_BUFFER = 4 * 1024 * 1024;
 const MIN_SEND_BUFFER = 256 * 1024;
 const MAX_SEND_BUFFER = 8 * 1024 * 1024;
@@ -173,12 +171,6 @@ function fdSource(fd: number, size: number): BlockSource {
       return n;
     },
   };
-}
-
-function readWhole(fd: number, size: number): Buffer {
-  const buf = Buffer.allocUnsafe(size);
-  const n = readFully(fd, buf, 0, size, 0);
-  return n === size ? buf : buf.subarray(0, n);
 }
 
 function writeAll(fd: number, data: Uint8Array): void {
@@ -548,27 +540,32 @@ export class TftpServer {
     let blocks: BlockSource;
     let fd: number | undefined;
     try {
-      if (opened !== undefined) {
+      if (opened !== undefined && req.mode === 'netascii') {
+        const size = Number(opened.stat.size);
+        // Netascii is converted in memory (tsize needs the converted length up front): it is meant for small text files.
+        if (size > this.config.netascii_max_bytes) {
+          closeSync(opened.fd);
+          return abandon({ code: TftpErrorCode.NOT_DEFINED, message: 'file too large for netascii; use octet', reason: 'netascii_too_large' });
+        }
+        const converted = await this.cache.netascii(opened.path, opened.fd, opened.stat);
+        closeSync(opened.fd);
+        opened = undefined;
+        if (converted.hit) {
+          this.metrics.cacheHits.inc();
+          source = 'cache';
+        } else this.metrics.cacheMisses.inc();
+        blocks = bufferSource(converted.data);
+      } else if (opened !== undefined) {
         const size = Number(opened.stat.size);
         const cached = this.cache.get(opened.path, opened.stat);
         if (cached !== undefined) {
           this.metrics.cacheHits.inc();
           source = 'cache';
-        } else {
-          this.metrics.cacheMisses.inc();
-          if (this.cache.accepts(opened.stat) && this.admit(opened.path, size)) void this.cache.load(opened.path, opened.stat);
-        }
-        if (req.mode === 'netascii') {
-          if (size > NETASCII_MAX_BYTES) {
-            closeSync(opened.fd);
-            return abandon({ code: TftpErrorCode.NOT_DEFINED, message: 'file too large for netascii', reason: 'netascii_too_large' });
-          }
-          blocks = bufferSource(netasciiEncode(cached ?? readWhole(opened.fd, size)));
-          closeSync(opened.fd);
-        } else if (cached !== undefined) {
           blocks = bufferSource(cached);
           closeSync(opened.fd);
         } else {
+          this.metrics.cacheMisses.inc();
+          if (this.cache.accepts(opened.stat) && this.admit(opened.path, size)) void this.cache.load(opened.path, opened.stat);
           fd = opened.fd;
           blocks = fdSource(fd, size);
         }

@@ -43,6 +43,7 @@ describe('applyDefaults', () => {
         timeout: 1,
         retries: 5,
         max_transfers: 1000,
+        netascii_max_bytes: 4194304,
         allow: [],
         deny: [],
         remap: [],

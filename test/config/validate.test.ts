@@ -686,6 +686,7 @@ describe('the published schema', () => {
       ['timeout', DEFAULTS.tftp_timeout],
       ['retries', DEFAULTS.tftp_retries],
       ['max_transfers', DEFAULTS.tftp_max_transfers],
+      ['netascii_max_bytes', DEFAULTS.tftp_netascii_max_bytes],
     ] as const) {
       assert.equal(t[k]?.default, d, `tftp.${k}`);
     }

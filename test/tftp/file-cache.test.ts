@@ -89,4 +89,39 @@ describe('TftpFileCache', () => {
     await c2.load(p, stale);
     assert.equal(c2.stats().entries, 0, 'the version asked for is gone: nothing cached');
   });
+
+  it('converts a file to netascii once per version, shares one read between concurrent requests and keeps it under the budget', async () => {
+    const p = join(dir, 'text');
+    writeFileSync(p, 'a\nb\rc\n');
+    const c = new TftpFileCache({ maxBytes: 100, maxFileBytes: 100 });
+    const fd = openSync(p, 'r');
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      const first = c.netascii(p, fd, st);
+      assert.equal(c.netascii(p, fd, st), first, 'concurrent requests share one conversion');
+      const r1 = await first;
+      assert.deepEqual([...r1.data], [...Buffer.from('a\r\nb\r\0c\r\n')]);
+      assert.equal(r1.hit, false);
+      const r2 = await c.netascii(p, fd, st);
+      assert.equal(r2.hit, true);
+      assert.equal(r2.data, r1.data, 'the converted form is kept, not converted again');
+      assert.deepEqual(c.stats(), { entries: 1, bytes: 9, hits: 1, misses: 2, invalidated: 0 });
+    } finally {
+      closeSync(fd);
+    }
+    writeFileSync(p, 'x\n');
+    const fd2 = openSync(p, 'r');
+    try {
+      const r3 = await c.netascii(p, fd2, fstatSync(fd2, { bigint: true }));
+      assert.equal(r3.hit, false, 'a changed file is converted afresh');
+      assert.equal(r3.data.toString(), 'x\r\n');
+      assert.equal(c.stats().invalidated, 1);
+      const tiny = new TftpFileCache({ maxBytes: 2, maxFileBytes: 2 });
+      const st2 = fstatSync(fd2, { bigint: true });
+      await tiny.netascii(p, fd2, st2);
+      assert.equal(tiny.stats().entries, 0, 'a converted form over the budget is served, not kept');
+    } finally {
+      closeSync(fd2);
+    }
+  });
 });

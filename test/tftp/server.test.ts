@@ -142,6 +142,25 @@ describe('TftpServer on loopback', () => {
     assert.equal(got.oack?.get('tsize'), '9');
   });
 
+  it('refuses netascii for a file over netascii_max_bytes, and converts a smaller one once, then serves it from the cache', async () => {
+    const r = await start({ netascii_max_bytes: 1000 });
+    file('big.txt', Buffer.alloc(1001, 0x0a));
+    const big = await download(r.server.port, 'big.txt', { mode: 'netascii' });
+    assert.deepEqual(big.error, { code: 0, message: 'file too large for netascii; use octet' });
+    assert.equal((await download(r.server.port, 'big.txt')).data.length, 1001, 'octet still serves it');
+    file('small.txt', Buffer.alloc(1000, 0x0a));
+    for (let i = 0; i < 3; i++) {
+      const got = await download(r.server.port, 'small.txt', { mode: 'netascii', options: { tsize: 0 } });
+      assert.equal(got.oack?.get('tsize'), '2000');
+      assert.ok(got.data.equals(Buffer.from('\r\n'.repeat(1000))));
+    }
+    await until(() => r.server.transfersList().filter((t) => t.file === 'small.txt' && t.state === 'completed').length === 3);
+    const sources = r.server.transfersList().filter((t) => t.file === 'small.txt').map((t) => t.source).reverse();
+    assert.deepEqual(sources, ['disk', 'cache', 'cache']);
+    assert.equal(await metric(r.registry, 'dcplane_tftp_cache_bytes'), 1001 + 2000, 'big.txt read in octet, small.txt in netascii form only');
+    assert.equal(await metric(r.registry, 'dcplane_tftp_requests_refused_total', { reason: 'netascii_too_large' }), 1);
+  });
+
   it('answers options in an OACK: names case-insensitive, unknown ones left out, real tsize', async () => {
     const r = await start();
     const content = file('opts.bin', pattern(5000));

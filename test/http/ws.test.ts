@@ -303,6 +303,20 @@ for (const backend of backends) {
       assert.equal(slow.closed, undefined);
     });
 
+    it('drops a client that stops answering pings', async () => {
+      const c = await stream(await login('viewer'));
+      const open = await metricValue('dcplane_ws_connections');
+      c.ws.pause();
+      // Unanswered for one whole interval (1 s here): dropped at the next ping after that.
+      const end = Date.now() + 5000;
+      while ((await metricValue('dcplane_ws_connections')) !== open - 1) {
+        assert.ok(Date.now() < end, 'still connected');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      c.ws.resume();
+      assert.equal((await c.closedWith()).code, 1006, 'terminated, not closed politely: it was not reading');
+    });
+
     it('ends the stream with 4401 at the heartbeat after the access token expires', async () => {
       const c = await stream(await login('viewer'));
       clock += 16 * 60 * 1000;

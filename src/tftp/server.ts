@@ -331,15 +331,20 @@ export class TftpServer {
 
   /**
    * Applies a new (validated) configuration. Running transfers keep their
-   * parameters; a new root or upload directory is checked before anything
-   * changes, so a bad one leaves the service as it was.
+   * parameters. Everything that can fail is done before anything changes: a
+   * new root or upload directory is checked and a new listen address bound
+   * first, so a refused reload (a TftpJailError, or a TftpServerError LISTEN
+   * when the address is taken) leaves the service exactly as it was.
    */
   async reload(config: ResolvedTftpConfig, ipxeUrl?: string): Promise<void> {
     try {
       const jail = config.root === this.config.root ? this.jail : new TftpJail(config.root);
       const uploadJail = uploadJailOf(config);
       const remapper = new TftpRemapper(config.remap);
-      const relisten = config.listen !== this.config.listen;
+      // Checks the lists before the switch (they are validated, so this throws only on a caller's bug).
+      new TftpAccessControl(accessOptions(config));
+      // A request socket lost to an earlier failure is reopened by any reload, even one that changes nothing.
+      if (!this.stopped && (config.listen !== this.config.listen || this.main === undefined)) await this.relisten(config.listen);
       if (jail !== this.jail) this.cache.clear();
       this.jail = jail;
       this.uploadJail = uploadJail;
@@ -348,18 +353,48 @@ export class TftpServer {
       this.cache.configure({ maxBytes: config.cache.max_bytes, maxFileBytes: config.cache.max_file_bytes });
       this.builtins = builtinFiles({ ipxeUrl });
       this.config = config;
-      if (relisten) {
-        const old = this.main;
-        this.main = undefined;
-        if (old !== undefined) closeSocket(old);
-        await this.openMain();
-      }
       this.metrics.reloads.inc({ result: 'ok' });
       this.log.info({ listen: config.listen, root: this.jail.root }, 'tftp configuration reloaded');
     } catch (err) {
       this.metrics.reloads.inc({ result: 'error' });
       throw err;
     }
+  }
+
+  /**
+   * Moves the request socket to `listen`: the new socket is bound while the
+   * old one still serves. When the kernel refuses because the old socket
+   * itself holds the port (0.0.0.0:69 to 10.0.0.1:69), the old one is closed
+   * first and, if the new bind still fails, bound again, so a refused reload
+   * never leaves TFTP deaf.
+   */
+  private async relisten(listen: string): Promise<void> {
+    const old = this.main;
+    let bound: Socket;
+    try {
+      bound = await this.bindMain(listen);
+    } catch (err) {
+      const code = (err as { cause?: NodeJS.ErrnoException }).cause?.code;
+      const oldPort = old?.address().port;
+      if (old === undefined || code !== 'EADDRINUSE' || parseListen(listen).port !== oldPort) throw err;
+      const oldListen = this.boundListen(old);
+      this.main = undefined;
+      closeSocket(old);
+      try {
+        bound = await this.bindMain(listen);
+      } catch (again) {
+        try {
+          this.installMain(await this.bindMain(oldListen));
+        } catch (restore) {
+          this.log.error({ err: restore, listen: oldListen }, 'tftp request socket could not be reopened; the next reload retries');
+        }
+        throw again;
+      }
+    }
+    this.main = undefined;
+    if (old !== undefined) closeSocket(old);
+    if (this.stopped) closeSocket(bound);
+    else this.installMain(bound);
   }
 
   async stop(): Promise<void> {
@@ -378,23 +413,38 @@ export class TftpServer {
   // Request socket
 
   private async openMain(): Promise<void> {
-    const { host, port } = parseListen(this.config.listen);
+    this.installMain(await this.bindMain(this.config.listen));
+  }
+
+  /** A request socket bound to `listen`, not yet serving. */
+  private async bindMain(listen: string): Promise<Socket> {
+    const { host, port } = parseListen(listen);
     const socket = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
     try {
       await bindSocket(socket, host, port);
     } catch (err) {
       closeSocket(socket);
-      throw new TftpServerError(TftpServerErrorCode.LISTEN, `tftp cannot listen on ${this.config.listen}: ${(err as Error).message}`, { cause: err });
+      throw new TftpServerError(TftpServerErrorCode.LISTEN, `tftp cannot listen on ${listen}: ${(err as Error).message}`, { cause: err });
     }
     try {
       socket.setRecvBufferSize(MAIN_RECV_BUFFER);
     } catch {
       // The kernel keeps its own limit (net.core.rmem_max); a boot storm then relies on client retries.
     }
+    return socket;
+  }
+
+  private installMain(socket: Socket): void {
     this.host = socket.address().address;
     socket.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     socket.on('error', (err) => this.log.error({ err }, 'tftp request socket error'));
     this.main = socket;
+  }
+
+  /** The address and port a bound socket really holds, as a `listen` value. */
+  private boundListen(socket: Socket): string {
+    const a = socket.address();
+    return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   }
 
   private onRequest(msg: Buffer, rinfo: RemoteInfo): void {

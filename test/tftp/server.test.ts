@@ -644,6 +644,47 @@ describe('TftpServer on loopback', () => {
     assert.equal(await metric(r.registry, 'dcplane_tftp_reloads_total', { result: 'ok' }), 3);
   });
 
+  it('refuses a reload whose listen address is taken and keeps serving with the old configuration; the same reload applies once the address is free', async () => {
+    const r = await start();
+    file('where.txt', 'here');
+    const port = r.server.port;
+    const cfg = (t: TftpConfig) => applyDefaults({ tftp: { enabled: true, listen: '127.0.0.1:0', root, ...t } }).tftp;
+    const blocker = createSocket('udp4');
+    await new Promise<void>((resolve) => blocker.bind(0, '127.0.0.2', resolve));
+    blocker.unref();
+    const taken = blocker.address().port;
+    const next = cfg({ listen: `127.0.0.2:${taken}`, deny: ['127.0.0.0/8'] });
+    await assert.rejects(r.server.reload(next), (e: { code?: string }) => e.code === 'TFTP_ERR_LISTEN');
+    assert.equal(r.server.port, port, 'the old request socket still serves');
+    assert.equal((await download(port, 'where.txt')).data.toString(), 'here', 'the deny list of the refused reload is not in force');
+    blocker.close();
+    await r.server.reload(next);
+    assert.equal(r.server.port, taken);
+    const c = await RawClient.open();
+    c.send(rrq('where.txt'), taken, '127.0.0.2');
+    const e = await c.next();
+    assert.deepEqual(e.op === 'ERROR' && [e.code, e.message], [2, 'access violation'], 'the new deny list is in force');
+    await c.close();
+  });
+
+  it('moves the request socket to a wildcard on the same port, and rebinds the old one when that fails', async () => {
+    const r = await start();
+    file('where.txt', 'here');
+    const port = r.server.port;
+    const cfg = (t: TftpConfig) => applyDefaults({ tftp: { enabled: true, listen: '127.0.0.1:0', root, ...t } }).tftp;
+    const blocker = createSocket('udp4');
+    await new Promise<void>((resolve) => blocker.bind(port, '127.0.0.2', resolve));
+    blocker.unref();
+    await assert.rejects(r.server.reload(cfg({ listen: `0.0.0.0:${port}` })), (e: { code?: string }) => e.code === 'TFTP_ERR_LISTEN');
+    assert.equal(r.server.port, port);
+    assert.equal((await download(port, 'where.txt')).data.toString(), 'here', 'the old address was bound again');
+    blocker.close();
+    await r.server.reload(cfg({ listen: `0.0.0.0:${port}` }));
+    assert.equal(r.server.port, port);
+    assert.equal((await download(port, 'where.txt')).data.toString(), 'here');
+    assert.equal(await metric(r.registry, 'dcplane_tftp_reloads_total', { result: 'error' }), 1);
+  });
+
   it('lists running and recent transfers; stop ends running ones with ERROR 0', async () => {
     const r = await start();
     file('list.bin', pattern(3000));

@@ -66,6 +66,14 @@ export const TIMEOUT_MAX_S = 255;
 /** windowsize option range (RFC 7440 §3: "between 1 and 65535 blocks, inclusive"). */
 export const WINDOWSIZE_MIN = 1;
 export const WINDOWSIZE_MAX = 65535;
+/**
+ * Largest window dcplane grants or runs. Block numbers are 16 bits: an ACK is
+ * told apart from a stale one (up to a window behind) only while a window
+ * plus the window in flight stay under 65536 blocks. At 32768 a stale ACK of
+ * the previous window's start and the ACK of the whole new window carry the
+ * same number, and taking the stale one as new skips a window: a corrupt file.
+ */
+export const WINDOWSIZE_SAFE_MAX = 32767;
 /** Window when no windowsize option is accepted: lock-step RFC 1350. */
 export const DEFAULT_WINDOWSIZE = 1;
 

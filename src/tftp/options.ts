@@ -11,14 +11,14 @@ import {
   TIMEOUT_MAX_S,
   TIMEOUT_MIN_S,
   TftpOption,
-  WINDOWSIZE_MAX,
+  WINDOWSIZE_SAFE_MAX,
   WINDOWSIZE_MIN,
 } from './constants.js';
 
 export interface NegotiationPolicy {
   /** Largest blksize the server answers; clamped to 8–65464. */
   readonly maxBlksize: number;
-  /** Largest windowsize the server answers; clamped to 1–65535. */
+  /** Largest windowsize the server answers; clamped to 1–WINDOWSIZE_SAFE_MAX (32767). */
   readonly maxWindowsize: number;
   /** Timeouts (seconds) outside [minTimeout, maxTimeout] are ignored; defaults 1 and 255. */
   readonly minTimeout?: number | undefined;
@@ -71,7 +71,7 @@ export function negotiate(
   let timeoutMs: number | undefined;
   let tsize: number | undefined;
   const maxBlksize = clamp(Math.floor(policy.maxBlksize), BLKSIZE_MIN, BLKSIZE_MAX);
-  const maxWindowsize = clamp(Math.floor(policy.maxWindowsize), WINDOWSIZE_MIN, WINDOWSIZE_MAX);
+  const maxWindowsize = clamp(Math.floor(policy.maxWindowsize), WINDOWSIZE_MIN, WINDOWSIZE_SAFE_MAX);
   const minTimeout = Math.max(policy.minTimeout ?? TIMEOUT_MIN_S, TIMEOUT_MIN_S);
   const maxTimeout = Math.min(policy.maxTimeout ?? TIMEOUT_MAX_S, TIMEOUT_MAX_S);
 

@@ -19,7 +19,7 @@
  *   an ERROR to it would be lost too). Failures caused locally (read or write
  *   error, size cap, illegal packet) come with an ERROR packet to send first.
  */
-import { BLKSIZE_MAX, BLOCK_MODULO, DATA_HEADER_SIZE, TftpErrorCode, WINDOWSIZE_MAX } from './constants.js';
+import { BLKSIZE_MAX, BLOCK_MODULO, DATA_HEADER_SIZE, TftpErrorCode, WINDOWSIZE_SAFE_MAX } from './constants.js';
 import { encodeAck, encodeError, encodeOack, writeDataHeader } from './codec.js';
 
 /** File bytes for a read; `size` is known before the transfer starts. */
@@ -190,8 +190,9 @@ function checkParams(p: { blksize: number; windowsize: number; maxRetries: numbe
   if (!Number.isInteger(p.blksize) || p.blksize < 1 || p.blksize > BLKSIZE_MAX) {
     throw new RangeError(`blksize ${p.blksize} is not in 1–${BLKSIZE_MAX}`);
   }
-  if (!Number.isInteger(p.windowsize) || p.windowsize < 1 || p.windowsize > WINDOWSIZE_MAX) {
-    throw new RangeError(`windowsize ${p.windowsize} is not in 1–${WINDOWSIZE_MAX}`);
+  // Past WINDOWSIZE_SAFE_MAX a stale ACK can pass for a new one (16-bit block numbers), so such a window is refused here too.
+  if (!Number.isInteger(p.windowsize) || p.windowsize < 1 || p.windowsize > WINDOWSIZE_SAFE_MAX) {
+    throw new RangeError(`windowsize ${p.windowsize} is not in 1–${WINDOWSIZE_SAFE_MAX}`);
   }
   if (!Number.isInteger(p.maxRetries) || p.maxRetries < 0) throw new RangeError(`maxRetries ${p.maxRetries} is not a count`);
 }

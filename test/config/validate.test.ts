@@ -576,6 +576,8 @@ describe('validateConfig: tftp', () => {
       [C.OUT_OF_RANGE, 'tftp.timeout'],
     ]);
     assertProblems({ tftp: { max_blksize: 65465 } }, [[C.OUT_OF_RANGE, 'tftp.max_blksize']]);
+    assertProblems({ tftp: { max_windowsize: 32768 } }, [[C.OUT_OF_RANGE, 'tftp.max_windowsize']]);
+    assertProblems({ tftp: { max_windowsize: 32767 } }, []);
   });
 
   it('refuses ACL and remap networks that are not network addresses', () => {

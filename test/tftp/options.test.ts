@@ -123,3 +123,11 @@ test('names differing only in case count once (first wins) when a caller builds 
   const n = negotiate(req([['BLKSIZE', '1024'], ['blksize', '8']]), policy, 1, false);
   assert.deepEqual([...n.accepted], [['blksize', '1024']]);
 });
+
+test('windowsize is never granted past 32767, whatever the policy allows (16-bit block numbers)', () => {
+  const open = { ...policy, maxWindowsize: 65535 };
+  const n = negotiate(req([['windowsize', '65535']]), open, 10, false);
+  assert.equal(n.accepted.get('windowsize'), '32767');
+  assert.equal(n.windowsize, 32767);
+  assert.equal(negotiate(req([['windowsize', '32767']]), open, 10, false).windowsize, 32767);
+});

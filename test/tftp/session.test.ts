@@ -447,3 +447,17 @@ test('out-of-range parameters are refused up front (a bug in the caller)', () =>
   assert.throws(() => new ReadSession(src, { ...base, maxRetries: -1 }), RangeError);
   assert.throws(() => new WriteSession(collectingSink().sink, { ...wbase, windowsize: 1.5 }), RangeError);
 });
+
+test('a window past 32767 is refused, and at 32767 a stale ACK of the previous window never passes for a new one', () => {
+  assert.throws(() => new ReadSession(syntheticSource(8 * 100_000), { ...base, blksize: 8, windowsize: 32768 }), RangeError);
+  assert.throws(() => new WriteSession({ write() {} }, { ...wbase, windowsize: 40000 }), RangeError);
+  const W = 32767;
+  const s = new ReadSession(syntheticSource(8 * 200_000), { ...base, blksize: 8, windowsize: W });
+  s.start(0);
+  // The whole first window is acknowledged, then a delayed ACK of block 0 (no OACK: never sent by us) and of the window's first block arrive.
+  assert.equal(blocks(out(s.onAck(W, 1))).length, W);
+  assert.deepEqual(out(s.onAck(1, 2)), [], 'a stale ACK from the previous window is ignored');
+  assert.equal(s.bytesAcked, W * 8);
+  assert.equal(blocks(out(s.onAck((2 * W) % 65536, 3))).length, W, 'the ACK of the new window moves on');
+  assert.equal(s.bytesAcked, 2 * W * 8);
+});

@@ -43,6 +43,9 @@ export const DEFAULTS = Object.freeze({
   tftp_timeout: 1,
   tftp_retries: 5,
   tftp_max_transfers: 1000,
+  // Above the 500 clients a storm test (and a rack behind one NAT) sends from one address, below max_transfers, so one address cannot take every slot.
+  tftp_max_transfers_per_client: 512,
+  tftp_max_timeout: 10,
   tftp_rate_limit_burst: 30,
   tftp_cache_max_bytes: 256 * 1024 * 1024,
   tftp_cache_max_file_bytes: 64 * 1024 * 1024,
@@ -128,6 +131,8 @@ export interface ResolvedTftpConfig {
   readonly timeout: number;
   readonly retries: number;
   readonly max_transfers: number;
+  readonly max_transfers_per_client: number;
+  readonly max_timeout: number;
   readonly netascii_max_bytes: number;
   /** Absent: no rate limit. */
   readonly rate_limit?: { readonly requests_per_second: number; readonly burst: number };
@@ -151,6 +156,8 @@ function resolveTftp(t: TftpConfig): ResolvedTftpConfig {
     timeout: t.timeout ?? DEFAULTS.tftp_timeout,
     retries: t.retries ?? DEFAULTS.tftp_retries,
     max_transfers: t.max_transfers ?? DEFAULTS.tftp_max_transfers,
+    max_transfers_per_client: t.max_transfers_per_client ?? DEFAULTS.tftp_max_transfers_per_client,
+    max_timeout: t.max_timeout ?? DEFAULTS.tftp_max_timeout,
     netascii_max_bytes: t.netascii_max_bytes ?? DEFAULTS.tftp_netascii_max_bytes,
     ...(rate !== undefined ? { rate_limit: { requests_per_second: rate.requests_per_second, burst: rate.burst ?? DEFAULTS.tftp_rate_limit_burst } } : {}),
     allow: t.allow ?? [],

@@ -180,6 +180,10 @@ export interface TftpConfig {
   readonly retries?: number;
   /** Concurrent transfers over all clients. */
   readonly max_transfers?: number;
+  /** Concurrent transfers one client IP address may hold. */
+  readonly max_transfers_per_client?: number;
+  /** Largest RFC 2349 timeout (seconds) a client may ask for; a larger one is left out of the OACK. */
+  readonly max_timeout?: number;
   /** Largest file served in netascii mode (converted in memory); larger ones are refused. */
   readonly netascii_max_bytes?: number;
   /** Per-client request rate limit; none when absent. */

@@ -7,7 +7,12 @@ export interface AccessOptions {
   readonly deny: readonly string[];
   readonly rateLimit?: { readonly requests_per_second: number; readonly burst: number } | undefined;
   readonly maxTransfers: number;
+  /** Concurrent transfers one client IP address may hold; unlimited when absent. */
+  readonly maxTransfersPerClient?: number | undefined;
 }
+
+/** Why acquire() gave no slot: the global cap, or this client's own. */
+export type SlotRefusal = 'busy' | 'client_busy';
 
 /** The client's IPv4 address (also from an IPv4-mapped IPv6 address), or undefined for a real IPv6 client. */
 export function clientIpv4(address: string): Ipv4 | undefined {
@@ -27,15 +32,19 @@ const SWEEP_AT = 10_000;
 /**
  * Who may start a transfer: CIDR allow/deny lists (deny wins; an empty allow
  * list allows everyone), a token bucket per client IP address for requests,
- * and the global count of running transfers.
+ * and the count of running transfers, over all and per client IP address (so
+ * one address cannot hold every slot).
  */
 export class TftpAccessControl {
   private allow: readonly Cidr[] = [];
   private deny: readonly Cidr[] = [];
   private rate: { perMs: number; burst: number } | undefined;
   private max = 1;
+  private maxPerClient = Number.POSITIVE_INFINITY;
   private readonly buckets = new Map<string, Bucket>();
   private running = 0;
+  /** Running transfers by client IP address; an address leaves when its count drops to 0. */
+  private readonly perClient = new Map<string, number>();
 
   constructor(opts: AccessOptions) {
     this.configure(opts);
@@ -49,6 +58,7 @@ export class TftpAccessControl {
     this.rate = r === undefined ? undefined : { perMs: r.requests_per_second / 1000, burst: r.burst };
     if (this.rate === undefined) this.buckets.clear();
     this.max = opts.maxTransfers;
+    this.maxPerClient = opts.maxTransfersPerClient ?? Number.POSITIVE_INFINITY;
   }
 
   /** True when the lists let this client in. An IPv6 client is let in only when no allow list is set. */
@@ -79,15 +89,23 @@ export class TftpAccessControl {
     return true;
   }
 
-  /** Reserves a transfer slot; false when the global cap is reached. */
-  acquire(): boolean {
-    if (this.running >= this.max) return false;
+  /** Reserves a transfer slot for a client; undefined when taken, else which cap is reached. */
+  acquire(address: string): SlotRefusal | undefined {
+    if (this.running >= this.max) return 'busy';
+    const held = this.perClient.get(address) ?? 0;
+    if (held >= this.maxPerClient) return 'client_busy';
     this.running++;
-    return true;
+    this.perClient.set(address, held + 1);
+    return undefined;
   }
 
-  release(): void {
+  /** Frees a slot acquire(address) reserved. */
+  release(address: string): void {
     if (this.running > 0) this.running--;
+    const held = this.perClient.get(address);
+    if (held === undefined) return;
+    if (held <= 1) this.perClient.delete(address);
+    else this.perClient.set(address, held - 1);
   }
 
   get active(): number {

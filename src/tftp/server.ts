@@ -15,8 +15,9 @@ import { MAX_REQUEST_SIZE, TFTP_OPCODE_NAMES, TftpErrorCode, TftpOpcode } from '
 import { TftpDecodeError } from './errors.js';
 import { NetasciiDecoder, netasciiEncode } from './netascii.js';
 import { negotiate } from './options.js';
+import type { NegotiationPolicy } from './options.js';
 import { ReadSession, WriteSession, bufferSource } from './session.js';
-import type { BlockSink, BlockSource, SessionAction } from './session.js';
+import type { BlockSink, BlockSource, SessionAction, TimingParams } from './session.js';
 import { TftpAccessControl, clientIpv4 } from './access.js';
 import { TftpFileCache } from './file-cache.js';
 import { TftpGeneratedFiles, builtinFiles } from './generated.js';
@@ -75,6 +76,12 @@ const DRAIN_WAIT_MS = 2000;
  * at each other as fast as the CPU allows.
  */
 const STRANGER_ANSWER_INTERVAL_MS = 100;
+/**
+ * Resends of an OACK nobody acknowledged. A request with options costs the
+ * sender nothing and holds a transfer slot for the whole retry budget; a real
+ * client that asked answers its OACK at once, so two resends are plenty.
+ */
+const OACK_RETRIES = 2;
 
 /** A request refused before any transfer started: the ERROR sent and the reason counted. */
 interface Refusal {
@@ -487,8 +494,9 @@ export class TftpServer {
       this.refuse(rec, rinfo, early);
       return;
     }
-    if (!this.access.acquire()) {
-      this.refuse(rec, rinfo, { code: TftpErrorCode.NOT_DEFINED, message: 'server busy, try again', reason: 'busy' });
+    const full = this.access.acquire(rinfo.address);
+    if (full !== undefined) {
+      this.refuse(rec, rinfo, { code: TftpErrorCode.NOT_DEFINED, message: 'server busy, try again', reason: full });
       return;
     }
     this.byClient.set(key, 'pending');
@@ -497,7 +505,7 @@ export class TftpServer {
       this.log.error({ err, client: key, file: req.filename }, 'tftp transfer setup failed');
       if (this.byClient.get(key) === 'pending') {
         this.byClient.delete(key);
-        this.access.release();
+        this.access.release(rinfo.address);
         this.refuse(rec, rinfo, { code: TftpErrorCode.NOT_DEFINED, message: 'internal error', reason: 'internal_error' });
       }
     });
@@ -552,7 +560,7 @@ export class TftpServer {
     const key = `${rinfo.address}:${rinfo.port}`;
     const abandon = (r: Refusal): void => {
       this.byClient.delete(key);
-      this.access.release();
+      this.access.release(rinfo.address);
       this.refuse(rec, rinfo, r);
     };
     const jail = this.jail;
@@ -657,7 +665,7 @@ export class TftpServer {
     const key = `${rinfo.address}:${rinfo.port}`;
     const abandon = (r: Refusal): void => {
       this.byClient.delete(key);
-      this.access.release();
+      this.access.release(rinfo.address);
       this.refuse(rec, rinfo, r);
     };
     const jail = this.uploadJail;
@@ -738,13 +746,14 @@ export class TftpServer {
   // -------------------------------------------------------------------------
   // Transfers
 
-  private policy(): { maxBlksize: number; maxWindowsize: number; allowTsize: boolean } {
-    return { maxBlksize: this.config.max_blksize, maxWindowsize: this.config.max_windowsize, allowTsize: true };
+  private policy(): NegotiationPolicy {
+    // RFC 2349: the OACK must echo the client's timeout, so one over max_timeout is left out, not lowered.
+    return { maxBlksize: this.config.max_blksize, maxWindowsize: this.config.max_windowsize, maxTimeout: this.config.max_timeout, allowTsize: true };
   }
 
-  private timing(timeoutMs: number | undefined): { timeoutMs: number | undefined; maxRetries: number; initialTimeoutMs: number; maxTimeoutMs: number } {
+  private timing(timeoutMs: number | undefined): TimingParams {
     const initial = this.config.timeout * 1000;
-    return { timeoutMs, maxRetries: this.config.retries, initialTimeoutMs: initial, maxTimeoutMs: Math.max(5000, initial) };
+    return { timeoutMs, maxRetries: this.config.retries, maxOackRetries: OACK_RETRIES, initialTimeoutMs: initial, maxTimeoutMs: Math.max(5000, initial) };
   }
 
   private async launch(
@@ -998,7 +1007,7 @@ export class TftpServer {
       t.fd = undefined;
     }
     this.byClient.delete(t.key);
-    this.access.release();
+    this.access.release(rec.clientIp);
     this.transferLog.end(rec);
     this.notify('end', rec);
     const m = this.metrics;
@@ -1111,7 +1120,7 @@ export class TftpServer {
 }
 
 function accessOptions(c: ResolvedTftpConfig): ConstructorParameters<typeof TftpAccessControl>[0] {
-  return { allow: c.allow, deny: c.deny, rateLimit: c.rate_limit, maxTransfers: c.max_transfers };
+  return { allow: c.allow, deny: c.deny, rateLimit: c.rate_limit, maxTransfers: c.max_transfers, maxTransfersPerClient: c.max_transfers_per_client };
 }
 
 function uploadJailOf(c: ResolvedTftpConfig): TftpJail | undefined {

@@ -57,6 +57,8 @@ export interface TimingParams {
   readonly timeoutMs?: number | undefined;
   /** Consecutive timeouts answered with a resend; the next one fails the transfer. */
   readonly maxRetries: number;
+  /** The same while the OACK is unacknowledged (at most maxRetries); default maxRetries. */
+  readonly maxOackRetries?: number | undefined;
   /** Adaptive bounds and the value before the first RTT sample; defaults 200, 5000, 1000 ms. */
   readonly minTimeoutMs?: number | undefined;
   readonly maxTimeoutMs?: number | undefined;
@@ -216,6 +218,7 @@ export class ReadSession {
   private readonly blksize: number;
   private readonly windowsize: number;
   private readonly maxRetries: number;
+  private readonly maxOackRetries: number;
   private readonly timer: RetransmitTimer;
   private readonly oack: Buffer | undefined;
   private oackSentAt = 0;
@@ -234,6 +237,7 @@ export class ReadSession {
     this.blksize = params.blksize;
     this.windowsize = params.windowsize;
     this.maxRetries = params.maxRetries;
+    this.maxOackRetries = Math.min(params.maxOackRetries ?? params.maxRetries, params.maxRetries);
     this.timer = new RetransmitTimer(params);
     this.oack = params.oack !== undefined && params.oack.size > 0 ? encodeOack(params.oack) : undefined;
     // RFC 1350 §6: a block shorter than blksize ends the transfer, so a size
@@ -308,7 +312,7 @@ export class ReadSession {
       return [];
     }
     if (this.nextTimeoutAt === undefined || now < this.nextTimeoutAt) return [];
-    if (this.retries >= this.maxRetries) return this.fail('timeout');
+    if (this.retries >= (this.state === 'oack-sent' ? this.maxOackRetries : this.maxRetries)) return this.fail('timeout');
     this.retries++;
     this.stats.retries++;
     if (this.state === 'oack-sent') {
@@ -432,6 +436,7 @@ export class WriteSession {
   private readonly blksize: number;
   private readonly windowsize: number;
   private readonly maxRetries: number;
+  private readonly maxOackRetries: number;
   private readonly maxBytes: number;
   private readonly timer: RetransmitTimer;
   private readonly oack: Buffer | undefined;
@@ -454,6 +459,7 @@ export class WriteSession {
     this.blksize = params.blksize;
     this.windowsize = params.windowsize;
     this.maxRetries = params.maxRetries;
+    this.maxOackRetries = Math.min(params.maxOackRetries ?? params.maxRetries, params.maxRetries);
     this.maxBytes = params.maxBytes ?? Number.POSITIVE_INFINITY;
     this.timer = new RetransmitTimer(params);
     this.oack = params.oack !== undefined && params.oack.size > 0 ? encodeOack(params.oack) : undefined;
@@ -534,7 +540,7 @@ export class WriteSession {
       return [];
     }
     if (this.nextTimeoutAt === undefined || now < this.nextTimeoutAt) return [];
-    if (this.retries >= this.maxRetries) {
+    if (this.retries >= (this.state === 'oack-sent' ? this.maxOackRetries : this.maxRetries)) {
       this.state = 'failed';
       this.nextTimeoutAt = undefined;
       return [{ kind: 'fail', reason: 'timeout' }];

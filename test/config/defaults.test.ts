@@ -43,6 +43,8 @@ describe('applyDefaults', () => {
         timeout: 1,
         retries: 5,
         max_transfers: 1000,
+        max_transfers_per_client: 512,
+        max_timeout: 10,
         netascii_max_bytes: 4194304,
         allow: [],
         deny: [],

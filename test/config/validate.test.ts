@@ -578,6 +578,10 @@ describe('validateConfig: tftp', () => {
     assertProblems({ tftp: { max_blksize: 65465 } }, [[C.OUT_OF_RANGE, 'tftp.max_blksize']]);
     assertProblems({ tftp: { max_windowsize: 32768 } }, [[C.OUT_OF_RANGE, 'tftp.max_windowsize']]);
     assertProblems({ tftp: { max_windowsize: 32767 } }, []);
+    assertProblems({ tftp: { max_timeout: 0, max_transfers_per_client: 0 } }, [
+      [C.OUT_OF_RANGE, 'tftp.max_transfers_per_client'],
+      [C.OUT_OF_RANGE, 'tftp.max_timeout'],
+    ]);
   });
 
   it('refuses ACL and remap networks that are not network addresses', () => {
@@ -689,6 +693,8 @@ describe('the published schema', () => {
       ['retries', DEFAULTS.tftp_retries],
       ['max_transfers', DEFAULTS.tftp_max_transfers],
       ['netascii_max_bytes', DEFAULTS.tftp_netascii_max_bytes],
+      ['max_transfers_per_client', DEFAULTS.tftp_max_transfers_per_client],
+      ['max_timeout', DEFAULTS.tftp_max_timeout],
     ] as const) {
       assert.equal(t[k]?.default, d, `tftp.${k}`);
     }

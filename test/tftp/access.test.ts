@@ -38,14 +38,25 @@ describe('TftpAccessControl', () => {
 
   it('caps concurrent transfers and frees slots on release', () => {
     const a = new TftpAccessControl({ allow: [], deny: [], maxTransfers: 2 });
-    assert.ok(a.acquire());
-    assert.ok(a.acquire());
-    assert.ok(!a.acquire());
+    assert.equal(a.acquire('10.0.0.1'), undefined);
+    assert.equal(a.acquire('10.0.0.2'), undefined);
+    assert.equal(a.acquire('10.0.0.3'), 'busy');
     assert.equal(a.active, 2);
-    a.release();
-    assert.ok(a.acquire());
+    a.release('10.0.0.1');
+    assert.equal(a.acquire('10.0.0.3'), undefined);
     a.configure({ allow: [], deny: [], maxTransfers: 5 });
     assert.equal(a.active, 2, 'reconfiguring keeps running transfers counted');
+  });
+
+  it('caps concurrent transfers per client IP address, so one address cannot hold every slot', () => {
+    const a = new TftpAccessControl({ allow: [], deny: [], maxTransfers: 10, maxTransfersPerClient: 2 });
+    assert.equal(a.acquire('10.0.0.1'), undefined);
+    assert.equal(a.acquire('10.0.0.1'), undefined);
+    assert.equal(a.acquire('10.0.0.1'), 'client_busy');
+    assert.equal(a.acquire('10.0.0.2'), undefined, 'another client still gets a slot');
+    a.release('10.0.0.1');
+    assert.equal(a.acquire('10.0.0.1'), undefined);
+    assert.equal(a.active, 3);
   });
 
   it('reads client addresses as IPv4 where they are', () => {

@@ -161,6 +161,27 @@ describe('TftpServer on loopback', () => {
     assert.equal(await metric(r.registry, 'dcplane_tftp_requests_refused_total', { reason: 'netascii_too_large' }), 1);
   });
 
+  it('leaves a timeout over max_timeout out of the OACK, and caps concurrent transfers per client address', async () => {
+    const r = await start({ max_timeout: 10, max_transfers_per_client: 1 });
+    file('slot.bin', pattern(5000));
+    const held = await RawClient.open();
+    held.send(rrq('slot.bin', 'octet', { timeout: 255, blksize: 1024 }), r.server.port);
+    const o = await held.next();
+    assert.deepEqual(o.op === 'OACK' && [...o.options], [['blksize', '1024']], 'timeout 255 is not granted');
+    const second = await download(r.server.port, 'slot.bin', { options: { timeout: 10 } });
+    assert.deepEqual(second.error, { code: 0, message: 'server busy, try again' }, 'one transfer per address');
+    const other = createSocket('udp4');
+    await new Promise<void>((resolve) => other.bind(0, '127.0.0.2', resolve));
+    const reply = new Promise<Buffer>((resolve) => other.once('message', (m) => resolve(m)));
+    other.send(rrq('slot.bin', 'octet', { timeout: 10 }), r.server.port, '127.0.0.1');
+    const m = await reply;
+    assert.equal(m.readUInt16BE(0), 6, 'another address gets its transfer');
+    assert.ok(m.includes(Buffer.from('timeout\x0010\x00')), 'a timeout within max_timeout is echoed');
+    other.close();
+    assert.equal(await metric(r.registry, 'dcplane_tftp_requests_refused_total', { reason: 'client_busy' }), 1);
+    await held.close();
+  });
+
   it('answers options in an OACK: names case-insensitive, unknown ones left out, real tsize', async () => {
     const r = await start();
     const content = file('opts.bin', pattern(5000));

@@ -461,3 +461,26 @@ test('a window past 32767 is refused, and at 32767 a stale ACK of the previous w
   assert.equal(blocks(out(s.onAck((2 * W) % 65536, 3))).length, W, 'the ACK of the new window moves on');
   assert.equal(s.bytesAcked, 2 * W * 8);
 });
+
+test('an unacknowledged OACK is resent at most maxOackRetries times, then the transfer fails (both directions)', () => {
+  const oack = new Map([['blksize', '1024']]);
+  const r = new ReadSession(bufferSource(pattern(3000)), { ...base, maxRetries: 5, maxOackRetries: 2, oack });
+  r.start(0);
+  assert.equal(out(r.onTimeout(1000))[0]?.op, 'OACK');
+  assert.equal(out(r.onTimeout(3000))[0]?.op, 'OACK');
+  assert.deepEqual(r.onTimeout(10_000), [{ kind: 'fail', reason: 'timeout' }]);
+  const w = new WriteSession({ write() {} }, { ...wbase, maxRetries: 5, maxOackRetries: 2, oack });
+  w.start(0);
+  w.onTimeout(1000);
+  w.onTimeout(3000);
+  assert.deepEqual(w.onTimeout(10_000), [{ kind: 'fail', reason: 'timeout' }]);
+  // Once the OACK is acknowledged the full budget applies again.
+  const r2 = new ReadSession(bufferSource(pattern(3000)), { ...base, maxRetries: 5, maxOackRetries: 1, oack });
+  r2.start(0);
+  r2.onAck(0, 1);
+  let now = 1;
+  for (let i = 0; i < 5; i++) {
+    now += 100_000;
+    assert.equal(out(r2.onTimeout(now))[0]?.op, 'DATA', `resend ${i + 1}`);
+  }
+});

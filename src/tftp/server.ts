@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
-import { closeSync, constants as fsConstants, fsyncSync, linkSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fsyncSync, linkSync, openSync, readSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -180,6 +180,58 @@ function fdSource(fd: number, size: number): BlockSource {
   };
 }
 
+/** Suffix of an upload's temporary file; one left behind by a crash is removed at start. */
+const UPLOAD_SUFFIX = '.dcplane-upload';
+/** Longest file name most file systems take (NAME_MAX). */
+const NAME_MAX = 255;
+
+/**
+ * The temporary name an upload is written under, in the target's directory.
+ * A long target name (up to NAME_MAX itself) is replaced by its hash so the
+ * temporary name stays within NAME_MAX: otherwise the create fails and a
+ * name the final rename would take is refused.
+ */
+export function uploadTempName(target: string): string {
+  const random = randomBytes(6).toString('hex');
+  const plain = `.${target}.${random}${UPLOAD_SUFFIX}`;
+  if (Buffer.byteLength(plain) <= NAME_MAX) return plain;
+  return `.${createHash('sha256').update(target).digest('hex').slice(0, 32)}.${random}${UPLOAD_SUFFIX}`;
+}
+
+/** Makes a rename or link in `dir` durable: the new name is an entry of the directory, not of the file. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Removes temporary upload files a crash left in `dir` and its subdirectories; returns how many. */
+function removeStaleUploads(dir: string): number {
+  let removed = 0;
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) removed += removeStaleUploads(path);
+    else if (e.isFile() && e.name.startsWith('.') && e.name.endsWith(UPLOAD_SUFFIX)) {
+      try {
+        unlinkSync(path);
+        removed++;
+      } catch {
+        // Gone already, or not ours to remove.
+      }
+    }
+  }
+  return removed;
+}
+
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
@@ -300,6 +352,9 @@ export class TftpServer {
 
   static async start(opts: TftpServerOptions): Promise<TftpServer> {
     const server = new TftpServer(opts);
+    // Uploads a crash interrupted: no transfer of this process is writing yet (upload_dir belongs to one dcplane process).
+    const stale = server.uploadJail !== undefined ? removeStaleUploads(server.uploadJail.root) : 0;
+    if (stale > 0) server.log.info({ dir: server.uploadJail?.root, files: stale }, 'tftp removed stale upload files');
     await server.openMain();
     server.log.info({ listen: server.config.listen, root: server.jail.root, port: server.port, writes: server.config.write.enabled }, 'tftp ready');
     return server;
@@ -683,7 +738,7 @@ export class TftpServer {
       return abandon({ code: TftpErrorCode.DISK_FULL, message: 'file too large', reason: 'too_large' });
     }
     rec.size = n.tsize;
-    const tmp = join(target.dir, `.${basename(target.path)}.${randomBytes(6).toString('hex')}.dcplane-upload`);
+    const tmp = join(target.dir, uploadTempName(basename(target.path)));
     let fd: number;
     try {
       fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
@@ -716,6 +771,8 @@ export class TftpServer {
         linkSync(u.tmp, u.target);
         unlinkSync(u.tmp);
       }
+      // The final ACK promises the file survives a crash; until the directory is synced its new name may not.
+      syncDirectory(dirname(u.target));
       return undefined;
     } catch (err) {
       this.discardUpload(u);

@@ -431,6 +431,26 @@ describe('TftpServer on loopback', () => {
     await c.close();
   });
 
+  it('takes an upload whose name is near NAME_MAX, and removes temporary files a crash left in upload_dir at start', async () => {
+    const dir = join(base, 'uploads-long');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    writeFileSync(join(dir, '.boot.cfg.0123456789ab.dcplane-upload'), 'half');
+    writeFileSync(join(dir, 'sub', '.x.ba9876543210.dcplane-upload'), 'half');
+    writeFileSync(join(dir, 'keep.dcplane-upload.txt'), 'not a temporary file');
+    const r = await start({ write: { enabled: true, upload_dir: dir } });
+    assert.deepEqual(readdirSync(dir).sort(), ['keep.dcplane-upload.txt', 'sub']);
+    assert.deepEqual(readdirSync(join(dir, 'sub')), []);
+    const name = 'n'.repeat(240);
+    const c = await RawClient.open();
+    c.send(wrq(name), r.server.port);
+    const a0 = await c.next();
+    assert.equal(a0.op === 'ACK' && a0.block, 0, 'the temporary file could be created');
+    c.send(data(1, Buffer.from('hello')), a0.from.port);
+    assert.equal((await c.next()).op, 'ACK');
+    assert.equal(readFileSync(join(dir, name)).toString(), 'hello');
+    await c.close();
+  });
+
   it('writes an upload to a temporary file and renames it only when complete; caps its size', async () => {
     const r = await start({ write: { enabled: true, upload_dir: uploads, max_bytes: 1500 } });
     const content = pattern(1200);

@@ -114,8 +114,18 @@ export class Dcplane {
     ) {
       throw new Error('enabling/disabling DHCP or TFTP, or changing database or api.listen, needs a restart');
     }
-    if (this.dhcp !== undefined) await this.dhcp.reload(config.dhcp);
+    // All or nothing: each service switches only once its new sockets are bound, and if DHCP then refuses,
+    // TFTP goes back to the configuration still in force, so a refused reload changes nothing.
+    const previous = this.config;
     if (this.tftp !== undefined) await this.tftp.reload(config.tftp, config.dhcp.boot?.ipxe);
+    try {
+      if (this.dhcp !== undefined) await this.dhcp.reload(config.dhcp);
+    } catch (err) {
+      await this.tftp?.reload(previous.tftp, previous.dhcp.boot?.ipxe).catch((e: unknown) => {
+        this.logger.error({ err: e }, 'tftp could not return to the running configuration after a refused reload');
+      });
+      throw err;
+    }
     this.config = config;
   }
 

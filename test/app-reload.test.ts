@@ -1,0 +1,72 @@
+/**
+ * A configuration reload is all or nothing across services: when DHCP refuses
+ * the new configuration, TFTP must not be left on it either.
+ */
+import { strict as assert } from 'node:assert';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { Dcplane } from '../src/app.js';
+import { applyDefaults } from '../src/config/defaults.js';
+import { download } from './tftp/raw-client.js';
+
+const skip = process.getuid?.() !== 0 ? 'SKIPPED: needs root (DHCP binds to a device); CI runs as root' : false;
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((resolve) => s.close(resolve));
+  return port;
+}
+
+describe('Dcplane.reload', { skip }, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dcplane-reload-'));
+    for (const r of ['a', 'b']) {
+      mkdirSync(join(dir, r));
+      writeFileSync(join(dir, r, 'which'), r);
+    }
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('leaves TFTP on the running configuration when DHCP refuses the new one', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const base = {
+      data_dir: join(dir, 'data'),
+      api: { listen: `127.0.0.1:${await freePort()}` },
+      dhcp: {
+        enabled: true, interfaces: ['lo'], port: 10367,
+        subnets: [{ id: 1, subnet: '10.77.0.0/24', relay_addresses: ['127.0.0.1'], pools: ['10.77.0.10-10.77.0.20'] }],
+      },
+      tftp: { enabled: true, listen: '127.0.0.1:0', root: join(dir, 'a') },
+    };
+    const app = await Dcplane.start(applyDefaults(base), pino({ level: 'info' }, sink));
+    try {
+      const port = Number(logs.find((l) => l.msg === 'tftp ready')?.port);
+      assert.equal((await download(port, 'which')).data.toString(), 'a');
+      const broken = applyDefaults({
+        ...base,
+        dhcp: { ...base.dhcp, interfaces: ['lo', 'dcpnosuch0'] },
+        tftp: { ...base.tftp, root: join(dir, 'b') },
+      });
+      await assert.rejects(app.reload(broken));
+      assert.equal((await download(port, 'which')).data.toString(), 'a', 'TFTP still serves the running root');
+      await app.reload(applyDefaults({ ...base, tftp: { ...base.tftp, root: join(dir, 'b') } }));
+      assert.equal((await download(port, 'which')).data.toString(), 'b', 'a good reload applies');
+    } finally {
+      await app.stop();
+    }
+  });
+});

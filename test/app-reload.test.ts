@@ -3,6 +3,7 @@
  * the new configuration, TFTP must not be left on it either.
  */
 import { strict as assert } from 'node:assert';
+import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,22 @@ import { applyDefaults } from '../src/config/defaults.js';
 import { download } from './tftp/raw-client.js';
 
 const skip = process.getuid?.() !== 0 ? 'SKIPPED: needs root (DHCP binds to a device); CI runs as root' : false;
+
+/** Whether a plain UDP socket can take 0.0.0.0:port (the DHCP socket, bound to a device there, makes it fail). */
+async function udpPortFree(port: number): Promise<boolean> {
+  const s = createSocket('udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.bind(port, '0.0.0.0', () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    s.close();
+  }
+}
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -35,7 +52,7 @@ describe('Dcplane.reload', { skip }, () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('leaves TFTP on the running configuration when DHCP refuses the new one', async () => {
+  it('leaves every service on the running configuration when one refuses the new one', async () => {
     const logs: Record<string, unknown>[] = [];
     const sink = new Writable({
       write(chunk: Buffer, _enc, cb) {
@@ -63,6 +80,20 @@ describe('Dcplane.reload', { skip }, () => {
       });
       await assert.rejects(app.reload(broken));
       assert.equal((await download(port, 'which')).data.toString(), 'a', 'TFTP still serves the running root');
+
+      // TFTP refuses (its new listen address is taken): DHCP must not have moved to its new port either.
+      const taken = createSocket('udp4');
+      await new Promise<void>((resolve) => taken.bind(0, '127.0.0.1', () => resolve()));
+      try {
+        const refused = applyDefaults({ ...base, dhcp: { ...base.dhcp, port: 10368 }, tftp: { ...base.tftp, listen: `127.0.0.1:${taken.address().port}` } });
+        await assert.rejects(app.reload(refused));
+      } finally {
+        taken.close();
+      }
+      assert.equal(await udpPortFree(10367), false, 'DHCP still holds its running port');
+      assert.equal(await udpPortFree(10368), true, 'DHCP did not move to the refused port');
+      assert.equal((await download(port, 'which')).data.toString(), 'a');
+
       await app.reload(applyDefaults({ ...base, tftp: { ...base.tftp, root: join(dir, 'b') } }));
       assert.equal((await download(port, 'which')).data.toString(), 'b', 'a good reload applies');
     } finally {

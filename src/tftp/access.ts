@@ -61,10 +61,15 @@ export class TftpAccessControl {
     this.maxPerClient = opts.maxTransfersPerClient ?? Number.POSITIVE_INFINITY;
   }
 
-  /** True when the lists let this client in. An IPv6 client is let in only when no allow list is set. */
+  /**
+   * True when the lists let this client in. The lists hold IPv4 networks only,
+   * so a native IPv6 client is let in only when no list is set at all: with a
+   * deny list it could not be checked against it, and failing open would let
+   * a denied host in over IPv6.
+   */
   permits(address: string): boolean {
     const ip = clientIpv4(address);
-    if (ip === undefined) return this.allow.length === 0;
+    if (ip === undefined) return this.allow.length === 0 && this.deny.length === 0;
     for (const c of this.deny) if (cidrContains(c, ip)) return false;
     if (this.allow.length === 0) return true;
     for (const c of this.allow) if (cidrContains(c, ip)) return true;

@@ -12,7 +12,8 @@ describe('TftpAccessControl', () => {
     assert.ok(!a.permits('192.168.1.1'));
     assert.ok(a.permits('::ffff:10.1.2.3'), 'IPv4-mapped addresses are matched as IPv4');
     assert.ok(!a.permits('fe80::1'), 'an IPv6 client is not in an IPv4 allow list');
-    assert.ok(new TftpAccessControl({ allow: [], deny: ['10.0.0.0/8'], maxTransfers: 1 }).permits('fe80::1'));
+    assert.ok(!new TftpAccessControl({ allow: [], deny: ['10.0.0.0/8'], maxTransfers: 1 }).permits('fe80::1'), 'an IPv6 client cannot be checked against an IPv4 deny list: refused');
+    assert.ok(new TftpAccessControl({ allow: [], deny: [], maxTransfers: 1 }).permits('fe80::1'), 'no lists: everyone');
   });
 
   it('rate-limits per client with a token bucket: burst, then the sustained rate', () => {

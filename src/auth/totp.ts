@@ -86,14 +86,27 @@ export async function verifyTotpCode(
 }
 
 /**
- * Starts enrolment: stores a new secret, not yet enforced (`totp_enabled`
- * false), and returns it. Enforcement starts with `confirmTotp`, so a user
- * whose scan failed is not locked out. Re-enrolling replaces the secret and
- * turns enforcement off until confirmed again.
+ * Starts enrolment: stores a new secret and returns it. For a user without
+ * TOTP the secret is not enforced (`totp_enabled` false) until `confirmTotp`,
+ * so a user whose scan failed is not locked out. A user who already has TOTP
+ * on must prove the current factor with `otp` (AUTH_ERR_OTP_REQUIRED /
+ * AUTH_ERR_OTP_INVALID), and enforcement stays on: otherwise a stolen session
+ * or API token could re-enrol, turn TOTP off and log in with the password
+ * alone.
  */
-export async function beginTotpEnrolment(store: AuthStore, user: Pick<UserRecord, 'id' | 'username'>): Promise<TotpEnrolment> {
+export async function beginTotpEnrolment(
+  store: AuthStore,
+  user: Pick<UserRecord, 'id' | 'username' | 'totp_secret' | 'totp_enabled'>,
+  otp: string | undefined,
+  now: Date,
+): Promise<TotpEnrolment> {
+  const enforced = user.totp_enabled && user.totp_secret !== null;
+  if (enforced) {
+    if (otp === undefined || otp === '') throw new AuthError(AuthErrorCode.OTP_REQUIRED, 'TOTP is on: send a current code as otp to re-enrol');
+    await verifyTotpCode(store, user, otp, now);
+  }
   const enrolment = generateTotpEnrolment(user.username);
-  await store.setTotp(user.id, enrolment.secret, false);
+  await store.setTotp(user.id, enrolment.secret, enforced);
   return enrolment;
 }
 

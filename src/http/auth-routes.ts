@@ -294,9 +294,11 @@ export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth, in
     };
     const otpBody: JsonSchema = { type: 'object', additionalProperties: false, required: ['otp'], properties: { otp: { type: 'string', maxLength: 16 } } };
 
-    scope.post('/api/v1/auth/totp/enrol', { schema: { tags, summary: 'Start TOTP enrolment: a new secret and its otpauth:// URI (not enforced until confirmed)' } }, async (req, reply) => {
+    scope.post('/api/v1/auth/totp/enrol', { schema: { tags, summary: 'Start TOTP enrolment: a new secret and its otpauth:// URI (not enforced until confirmed; with TOTP on, send a current code as otp)' } }, async (req, reply) => {
       const user = await self(req, 'write');
-      const e = await beginTotpEnrolment(auth.store, user);
+      const body: unknown = req.body;
+      const otp = typeof body === 'object' && body !== null && 'otp' in body && typeof body.otp === 'string' ? body.otp : undefined;
+      const e = await beginTotpEnrolment(auth.store, user, otp, now());
       return reply.header('cache-control', 'no-store').send({ secret: e.secret, otpauth_uri: e.uri });
     });
     scope.post<{ Body: { otp: string } }>(

@@ -97,12 +97,12 @@ describe('TOTP', () => {
     await verifyTotpCode(store, user, right, now);
   });
 
-  it('enrolment is pending until confirmed with a code; re-enrolling replaces the secret; disable clears it', async () => {
+  it('enrolment is pending until confirmed with a code; re-enrolling needs a current code and keeps TOTP on; disable clears it', async () => {
     const store = new MemoryAuthStore();
     const user = await store.createUser({ username: 'bob', password_hash: 'x', role: 'viewer', tenant_ids: [] });
     await rejectsWithCode(confirmTotp(store, user, '123456', T0), AuthErrorCode.OTP_NOT_ENROLLED);
 
-    const e = await beginTotpEnrolment(store, user);
+    const e = await beginTotpEnrolment(store, user, undefined, T0);
     let u = await store.getUserById(user.id);
     assert.equal(u?.totp_secret, e.secret);
     assert.equal(u?.totp_enabled, false);
@@ -113,11 +113,20 @@ describe('TOTP', () => {
     u = await store.getUserById(user.id);
     assert.equal(u?.totp_enabled, true);
 
-    const e2 = await beginTotpEnrolment(store, user);
+    assert.ok(u !== undefined);
+    // With TOTP on, re-enrolment needs the current factor and never turns enforcement off.
+    await rejectsWithCode(beginTotpEnrolment(store, u, undefined, after(60)), AuthErrorCode.OTP_REQUIRED);
+    await rejectsWithCode(beginTotpEnrolment(store, u, totpCodeAt(e.secret, after(60)) === '000000' ? '111111' : '000000', after(60)), AuthErrorCode.OTP_INVALID);
+    assert.equal((await store.getUserById(user.id))?.totp_secret, e.secret);
+    assert.equal((await store.getUserById(user.id))?.totp_enabled, true);
+    const e2 = await beginTotpEnrolment(store, u, totpCodeAt(e.secret, after(60)), after(60));
     u = await store.getUserById(user.id);
     assert.notEqual(e2.secret, e.secret);
     assert.equal(u?.totp_secret, e2.secret);
-    assert.equal(u?.totp_enabled, false);
+    assert.equal(u?.totp_enabled, true);
+    assert.ok(u !== undefined);
+    await confirmTotp(store, u, totpCodeAt(e2.secret, after(120)), after(120));
+    assert.equal((await store.getUserById(user.id))?.totp_enabled, true);
 
     await disableTotp(store, user.id);
     u = await store.getUserById(user.id);

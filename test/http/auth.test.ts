@@ -262,6 +262,24 @@ for (const backend of backends) {
       } finally {
         clock -= 30_000;
       }
+
+      // A session alone must not re-enrol: that used to turn TOTP off and let the password alone log in.
+      const bare = await call(app, 'POST', '/api/v1/auth/totp/enrol', undefined, bearer(jwt));
+      assert.equal(bare.status, 401, bare.raw);
+      assert.equal(bare.body.code, 'AUTH_ERR_OTP_REQUIRED');
+      const wrong = await call(app, 'POST', '/api/v1/auth/totp/enrol', { otp: totpCodeAt(secret, now()) === '000000' ? '111111' : '000000' }, bearer(jwt));
+      assert.equal(wrong.body.code, 'AUTH_ERR_OTP_INVALID');
+      const still = await call(app, 'POST', '/api/v1/auth/token', { username: u.username, password: PASSWORD });
+      assert.equal(still.body.code, 'AUTH_ERR_OTP_REQUIRED');
+      clock += 60_000;
+      try {
+        const again = await call(app, 'POST', '/api/v1/auth/totp/enrol', { otp: totpCodeAt(secret, now()) }, bearer(jwt));
+        assert.equal(again.status, 200, again.raw);
+        const after = await call(app, 'POST', '/api/v1/auth/token', { username: u.username, password: PASSWORD });
+        assert.equal(after.body.code, 'AUTH_ERR_OTP_REQUIRED');
+      } finally {
+        clock -= 60_000;
+      }
     });
 
     it('the audit log names the user, source address and request id of every write', async () => {

@@ -114,6 +114,30 @@ export class DbAuthStore implements AuthStore {
       .execute();
   }
 
+  async recordLoginFailure(userId: UserId, lockUntil: (failures: number) => Date | null): Promise<number> {
+    // The increment happens in the engine and RETURNING (PostgreSQL; SQLite
+    // 3.35+) reports the count this call made, so of N parallel wrong guesses
+    // each counts: a read-then-write would let them all write the same stale + 1.
+    const row = await this.#db
+      .updateTable('users')
+      .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1) }))
+      .where('id', '=', userId)
+      .returning('failed_logins')
+      .executeTakeFirst();
+    if (row === undefined) return 0;
+    const failures = Number(row.failed_logins);
+    const until = lockUntil(failures);
+    if (until !== null) {
+      await this.#db
+        .updateTable('users')
+        .set({ locked_until: this.#ts(until) })
+        .where('id', '=', userId)
+        .where('failed_logins', '=', failures)
+        .execute();
+    }
+    return failures;
+  }
+
   async setPasswordHash(userId: UserId, passwordHash: string): Promise<void> {
     await this.#editUser(userId, { password_hash: passwordHash });
   }

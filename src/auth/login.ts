@@ -119,11 +119,11 @@ export async function login(
 }
 
 async function recordFailure(store: AuthStore, user: UserRecord, now: Date, policy: LockoutPolicy): Promise<void> {
-  const failures = user.failed_logins + 1;
-  const lock = lockSeconds(failures, policy);
-  await store.updateLoginState(user.id, {
-    failed_logins: failures,
-    locked_until: lock > 0 ? new Date(now.getTime() + lock * 1000) : user.locked_until,
-    last_login: user.last_login,
+  // Counted by the store, not from `user.failed_logins`: that value was read
+  // before the password check, so parallel guesses would all write the same
+  // count and never reach the lock.
+  await store.recordLoginFailure(user.id, (failures) => {
+    const lock = lockSeconds(failures, policy);
+    return lock > 0 ? new Date(now.getTime() + lock * 1000) : null;
   });
 }

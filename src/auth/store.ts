@@ -99,6 +99,14 @@ export interface AuthStore {
   /** Users whose role is `admin`. */
   countAdmins(): Promise<number>;
   updateLoginState(userId: UserId, state: LoginState): Promise<void>;
+  /**
+   * Counts one failed login atomically (`failed_logins + 1` in the engine, not
+   * a value read earlier, so parallel wrong guesses each count) and returns the
+   * new count. When `lockUntil(count)` is a date, `locked_until` is set to it
+   * unless a later failure has already moved the count on (that one sets its
+   * own, longer lock). A null leaves `locked_until` as it is.
+   */
+  recordLoginFailure(userId: UserId, lockUntil: (failures: number) => Date | null): Promise<number>;
   /** Replaces the hash (a rehash with current parameters, or a password change). */
   setPasswordHash(userId: UserId, passwordHash: string): Promise<void>;
   setTotp(userId: UserId, totpSecret: string | null, totpEnabled: boolean): Promise<void>;

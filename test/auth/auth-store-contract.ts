@@ -94,6 +94,22 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
       assert.equal(r?.totp_enabled, false);
     });
 
+    it('recordLoginFailure counts every one of many concurrent failures and locks from the count it made', async () => {
+      const s = await fresh();
+      const u = await s.createUser(newUser('alice'));
+      await s.updateLoginState(u.id, { failed_logins: 0, locked_until: null, last_login: at(-10) });
+      assert.equal(await s.recordLoginFailure(u.id, () => null), 1);
+      assert.equal((await s.getUserById(u.id))?.locked_until, null);
+      const counts = await Promise.all(Array.from({ length: 12 }, () => s.recordLoginFailure(u.id, (n) => (n >= 5 ? at(n * 60) : null))));
+      assert.deepEqual([...counts].sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i + 2));
+      const r = await s.getUserById(u.id);
+      assert.equal(r?.failed_logins, 13);
+      // The lock of the last failure stands, not one of an earlier, shorter one that finished later.
+      assert.equal(r?.locked_until?.getTime(), at(13 * 60).getTime());
+      assert.equal(r?.last_login?.getTime(), at(-10).getTime());
+      assert.equal(await s.recordLoginFailure(u.id + 1000, () => at(1)), 0);
+    });
+
     it('recordTotpStep only moves forward, and one of two concurrent calls for a step wins', async () => {
       const s = await fresh();
       const u = await s.createUser(newUser('alice'));

@@ -113,6 +113,16 @@ describe('login', () => {
     assert.equal(u.locked_until, null);
   });
 
+  it('parallel wrong guesses each count: ten at once lock the account', async () => {
+    const { store, options, state } = await setup();
+    const guesses = Array.from({ length: 10 }, (_, i) => login({ username: 'alice', password: `wrong ${i}` }, IP, store, after(1), options));
+    for (const g of guesses) await rejectsWithCode(g, AuthErrorCode.INVALID_CREDENTIALS);
+    const u = await state();
+    assert.equal(u.failed_logins, 10);
+    assert.equal(u.locked_until?.getTime(), after(1 + lockSeconds(10)).getTime());
+    await rejectsWithCode(login({ username: 'alice', password: PASSWORD }, IP, store, after(2), options), AuthErrorCode.ACCOUNT_LOCKED);
+  });
+
   it('the lock grows with each failure after it ends, up to the maximum; success resets it', async () => {
     assert.deepEqual(
       [4, 5, 6, 7, 8, 11, 12, 40].map((n) => lockSeconds(n)),

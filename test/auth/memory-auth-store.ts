@@ -70,6 +70,15 @@ export class MemoryAuthStore implements AuthStore {
     this.#update(userId, { ...state });
   }
 
+  async recordLoginFailure(userId: UserId, lockUntil: (failures: number) => Date | null): Promise<number> {
+    const u = this.users.get(userId);
+    if (u === undefined) return 0;
+    const failures = u.failed_logins + 1;
+    const until = lockUntil(failures);
+    this.#update(userId, until === null ? { failed_logins: failures } : { failed_logins: failures, locked_until: until });
+    return failures;
+  }
+
   async setPasswordHash(userId: UserId, passwordHash: string): Promise<void> {
     this.#update(userId, { password_hash: passwordHash });
   }

@@ -111,8 +111,23 @@ function checkNumber(f: FieldDef, raw: unknown, path: string): Checked {
   return { ok: true, value: v };
 }
 
+/**
+ * Whether a string, or any string or key inside a JSON value, holds U+0000.
+ * PostgreSQL text and jsonb cannot store it (SQLite can), so it is refused on
+ * both backends rather than left to fail as a 500 on one.
+ */
+export function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(hasNul);
+  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([k, v]) => k.includes('\u0000') || hasNul(v));
+  return false;
+}
+
+export const NUL_MESSAGE = 'must not contain a NUL character (U+0000)';
+
 function checkText(f: FieldDef, raw: unknown, path: string): Checked {
   if (typeof raw !== 'string') return bad(path, `must be text, not ${describe(raw)}`);
+  if (hasNul(raw)) return bad(path, NUL_MESSAGE);
   let v = raw;
   if (f.enum !== undefined) {
     const t = enumToken(v);
@@ -182,6 +197,7 @@ function checkJson(f: FieldDef, raw: unknown, path: string): Checked {
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad(path, `must be an object, not ${describe(raw)}`);
   if (JSON.stringify(raw).length > 256 * 1024) return bad(path, 'is larger than 256 KiB');
+  if (hasNul(raw)) return bad(path, NUL_MESSAGE);
   return { ok: true, value: raw };
 }
 

@@ -3,7 +3,7 @@ import type { RawBuilder } from 'kysely';
 import type { DialectInfo } from '../db/database.js';
 import { InventoryError, InventoryErrorCode, issue } from './errors.js';
 import type { InventoryIssue } from './errors.js';
-import { checkValue, enumToken, normalizeMac } from './fields.js';
+import { NUL_MESSAGE, checkValue, enumToken, hasNul, normalizeMac } from './fields.js';
 import type { FieldDef } from './fields.js';
 import type { TenancyDef } from './resource.js';
 
@@ -81,6 +81,7 @@ function filterValue(f: FieldDef, lookup: Lookup, raw: unknown, path: string): u
     const v = typeof raw === 'number' ? String(raw) : raw;
     if (typeof v !== 'string') throw new InventoryError([issue(InventoryErrorCode.INVALID_QUERY, path, 'must be text')]);
     if (v.length > 1000) throw new InventoryError([issue(InventoryErrorCode.INVALID_QUERY, path, 'is longer than 1000 characters')]);
+    if (hasNul(v)) throw new InventoryError([issue(InventoryErrorCode.INVALID_QUERY, path, NUL_MESSAGE)]);
     if (lookup === 'exact' || lookup === 'n' || lookup === 'in') {
       if (f.format === 'mac') return normalizeMac(v) ?? v;
       if (f.enum !== undefined) return enumToken(v);
@@ -207,6 +208,7 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
 
   if (q.q !== undefined && q.q !== null) {
     if (typeof q.q !== 'string' || q.q.length > MAX_Q) bad('q', `must be text of at most ${MAX_Q} characters`);
+    else if (hasNul(q.q)) bad('q', NUL_MESSAGE);
     else if (q.q.trim() !== '' && spec.search.length > 0) {
       const pattern = likePattern(q.q.trim(), 'contains');
       conds.push(sql`(${sql.join(spec.search.map((c) => like(sql.ref(c), pattern)), sql` or `)})`);

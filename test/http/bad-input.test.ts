@@ -90,6 +90,30 @@ describeApi('bad input never gets a 500', (env) => {
     assert.equal(stillThere.status, 200);
   });
 
+  it('a NUL character (PostgreSQL cannot store it) is refused with the path on both backends', async () => {
+    const { app } = env();
+    for (const [url, path] of [
+      ['/api/v1/servers?name=%00', 'query.name'],
+      ['/api/v1/servers?name__ic=a%00b', 'query.name__ic'],
+      ['/api/v1/servers?name__in=a,%00', 'query.name__in[1]'],
+      ['/api/v1/servers?q=%00', 'query.q'],
+    ] as const) {
+      const r = await call(app, 'GET', url);
+      assertErrorShape(r, url);
+      assert.equal(r.status, 400, `${url}: ${r.raw}`);
+      assert.deepEqual((r.body as { errors: Array<{ path: string }> }).errors.map((e) => e.path), [path], url);
+    }
+    const name = uniq('nul');
+    for (const b of [{ name: `${name}\u0000` }, { name, description: 'a\u0000b' }]) {
+      const r = await call(app, 'POST', '/api/v1/servers', b);
+      assertErrorShape(r, JSON.stringify(b));
+      assert.equal(r.status, 422, r.raw);
+      const paths = (r.body as { errors: Array<{ path: string }> }).errors.map((e) => e.path);
+      assert.ok(paths.some((p) => p === 'body.name' || p === 'body.description'), JSON.stringify(paths));
+    }
+    assert.equal((await call(app, 'GET', `/api/v1/servers?name__isw=${name}`)).body.count, 0);
+  });
+
   it('generated junk in bodies, filter names and values, ordering and headers stays 4xx', async () => {
     const { app } = env();
     const json = fc.jsonValue({ maxDepth: 4 });

@@ -665,6 +665,17 @@ export class Repository<T extends object> {
       if (dep.mode === 'restrict' && !cascade) {
         throw new InventoryError([issue(E.HAS_DEPENDENTS, dep.resource, `${children.length} ${depDef.objectType}(s) still point at ${def.objectType} ${ids.join(', ')}; ask for cascade`)]);
       }
+      // A scoped writer's cascade or set-null must not reach into another
+      // tenant: deleting a tenant-A rack would otherwise delete (or unlink)
+      // tenant B's server in it. The whole delete is refused, so nothing of
+      // it is left half done.
+      if (ctx.tenantScope !== undefined) {
+        const ok = await new Repository(depDef, this.exec).inScope(children, ctx.tenantScope, tx.db);
+        const outside = children.filter((c) => !ok.has(c.id)).length;
+        if (outside > 0) {
+          throw new InventoryError([issue(E.TENANT_FORBIDDEN, dep.resource, `${outside} ${depDef.objectType}(s) pointing at ${def.objectType} ${ids.join(', ')} belong to tenants outside this user's scope`)]);
+        }
+      }
       if (dep.mode === 'set_null') {
         const repo = new Repository(depDef, this.exec);
         const changes: { action: 'update'; before: AnyRow; after: AnyRow }[] = [];

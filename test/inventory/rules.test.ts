@@ -285,6 +285,25 @@ describeEachBackend('inventory rules', (env) => {
     await inv.servers.create({ name: uniq('c'), tenant_id: mine.row.id }, { tenantScope: scope });
   });
 
+  it('a scoped cascade delete is refused when it would reach another tenant\'s objects', async () => {
+    const { inv } = env();
+    const mine = await inv.tenants.create({ name: uniq('mine'), slug: uniq('mine').toLowerCase() });
+    const theirs = await inv.tenants.create({ name: uniq('theirs'), slug: uniq('theirs').toLowerCase() });
+    const scope = [mine.row.id];
+    const { rackId } = await rackFixture(inv, { tenant_id: mine.row.id });
+    const a = await inv.servers.create({ name: uniq('a'), tenant_id: mine.row.id, rack_id: rackId, u_position: 1 });
+    const b = await inv.servers.create({ name: uniq('b'), tenant_id: theirs.row.id, rack_id: rackId, u_position: 5 });
+    await rejectsWith(inv.racks.delete(rackId, { cascade: true }, { tenantScope: scope }), [[E.TENANT_FORBIDDEN, 'servers']]);
+    assert.ok(await inv.racks.get(rackId), 'the rack is still there');
+    assert.ok(await inv.servers.get(a.row.id), 'nothing of the refused delete happened');
+    assert.ok(await inv.servers.get(b.row.id), "the other tenant's server is still there");
+
+    await inv.servers.delete(b.row.id);
+    const done = await inv.racks.delete(rackId, { cascade: true }, { tenantScope: scope });
+    assert.ok(done.changes.some((c) => c.object_type === 'server' && c.object_id === a.row.id));
+    assert.equal(await inv.racks.get(rackId), undefined);
+  });
+
   it('lets exactly one of two concurrent writers take the same rack slot', async () => {
     const { inv } = env();
     const { rackId } = await rackFixture(inv);

@@ -79,7 +79,8 @@ export async function login(
   }
 
   const { username, password, otp } = request;
-  const user = username === '' ? undefined : await store.getUserByUsername(username);
+  // No stored name holds U+0000, and PostgreSQL refuses to compare one (a 500): such a name is simply unknown.
+  const user = username === '' || username.includes('\u0000') ? undefined : await store.getUserByUsername(username);
   if (user === undefined || user.password_hash === null) {
     await options.hasher.dummyVerify(password);
     throw invalidCredentials();

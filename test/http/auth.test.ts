@@ -65,6 +65,13 @@ for (const backend of backends) {
 
     const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
 
+    it('a NUL character in login fields is a 4xx, not a 500 (PostgreSQL cannot compare it)', async () => {
+      for (const body of [{ username: 'a\u0000b', password: PASSWORD }, { username: 'nobody', password: 'x\u0000' }]) {
+        const r = await call(app, 'POST', '/api/v1/auth/token', body);
+        assert.ok(r.status >= 400 && r.status < 500, `${JSON.stringify(body)}: ${r.status} ${r.raw}`);
+      }
+    });
+
     it('everything but health, metrics, login and docs needs a bearer', async () => {
       for (const url of ['/api/v1/servers', '/api/v1/servers/1', '/api/v1/audit/logs', '/api/v1/auth/me', '/api/v1/nosuch']) {
         const r = await call(app, 'GET', url);

@@ -3,16 +3,17 @@
  * same namespaces in one run, with the ratio. Needs root (namespaces).
  * `npm run bench:dhcp -- --help` for the flags; bench/README.md for caveats.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, release, tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseRange, rangeSize } from '../src/net/ipv4.js';
 import { DcplaneError } from '../src/common/errors.js';
+import { BenchCleanup } from './lib/cleanup.js';
 import { BenchError, BenchErrorCode } from './lib/errors.js';
 import { ensureDhcpBenchTools, strayKeaProcesses } from './lib/install.js';
 import type { Topology } from './lib/namespaces.js';
-import { DHCP_BENCH_TOPOLOGY, createTopology, inNamespace, removeTopology, udpCounters, udpDelta } from './lib/namespaces.js';
+import { DHCP_BENCH_TOPOLOGY, createTopology, inNamespace, udpCounters, udpDelta } from './lib/namespaces.js';
 import { parsePerfdhcpOutput } from './lib/perfdhcp-output.js';
 import type { Daemon } from './lib/process.js';
 import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion, stopAllChildren } from './lib/process.js';
@@ -88,38 +89,11 @@ const OTHER_LOAD_WARNING = 0.2;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** State the exit paths must undo besides running children: namespaces and temp dirs. */
-const cleanup = {
-  topology: undefined as Topology | undefined,
-  dirs: new Set<string>(),
-};
-
-/** Synchronous, so it also runs from process 'exit' after an uncaught error. */
-function cleanupNow(): void {
-  for (const child of liveChildren()) child.kill('SIGKILL');
-  if (cleanup.topology !== undefined) {
-    removeTopology(cleanup.topology);
-    cleanup.topology = undefined;
-  }
-  for (const dir of cleanup.dirs) rmSync(dir, { recursive: true, force: true });
-  cleanup.dirs.clear();
-}
-
-/** Set by a signal: no further server is started while the exit path runs. */
-let stopping = false;
-
-function onSignal(signal: NodeJS.Signals): void {
-  stopping = true;
-  console.error(`\nbench: ${signal}: stopping servers and removing namespaces`);
-  void stopAllChildren(2000).finally(() => {
-    cleanupNow();
-    process.exit(signal === 'SIGINT' ? 130 : 143);
-  });
-}
+/** Namespaces, temp dirs and children to undo on any exit; a signal lets servers stop politely first. */
+const cleanup = new BenchCleanup(liveChildren, () => stopAllChildren(2000));
 
 async function benchOne(server: ServerUnderTest, t: Topology, opts: Options, perfdhcpPath: string): Promise<ServerRun> {
-  const dir = mkdtempSync(join(tmpdir(), `dcpb-${server.name}-`));
-  cleanup.dirs.add(dir);
+  const dir = cleanup.tempDir(`dcpb-${server.name}-`);
   let daemon: Daemon | undefined;
   try {
     console.log(`bench: starting ${server.name} in ${t.serverNs} (data in ${dir})`);
@@ -172,12 +146,11 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options, per
   } catch (err) {
     const code = err instanceof DcplaneError ? err.code : 'BENCH_ERR_UNEXPECTED';
     const message = err instanceof Error ? err.message : String(err);
-    if (!stopping) console.error(`bench: ${server.name} failed [${code}]: ${message}`);
+    if (!cleanup.stopping) console.error(`bench: ${server.name} failed [${code}]: ${message}`);
     return { server: server.name, ok: false, error: { code, message } };
   } finally {
     if (daemon !== undefined) await daemon.stop();
-    rmSync(dir, { recursive: true, force: true });
-    cleanup.dirs.delete(dir);
+    cleanup.removeDir(dir);
   }
 }
 
@@ -200,9 +173,7 @@ async function main(argv: readonly string[]): Promise<number> {
     console.warn(`bench: warning: ${p.name} (pid ${p.pid}) runs outside this bench and competes for the same CPU; stop it for clean figures`);
   }
 
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', cleanupNow);
+  cleanup.install();
   cleanup.topology = t;
   createTopology(t);
   console.log(`bench: namespaces ${t.serverNs} (${t.serverAddress}/${t.prefixLength} on ${t.serverIface}) and ${t.clientNs} (${t.clientAddress} on ${t.clientIface}); perfdhcp relays from ${t.clientAddress}`);
@@ -211,17 +182,17 @@ async function main(argv: readonly string[]): Promise<number> {
   if (opts.only !== 'dcplane') servers.push(keaServer(tools.keaDhcp4));
   if (opts.only !== 'kea') servers.push(dcplaneServer());
   const runs = new Map<string, ServerRun[]>(servers.map((s) => [s.name, []]));
-  for (let round = 1; round <= opts.rounds && !stopping; round++) {
+  for (let round = 1; round <= opts.rounds && !cleanup.stopping; round++) {
     // Alternating the order spreads slow drifts in the host's load over both servers.
     const order = round % 2 === 1 ? servers : [...servers].reverse();
     if (opts.rounds > 1) console.log(`bench: round ${round}/${opts.rounds}: ${order.map((x) => x.name).join(', ')}`);
     for (const server of order) {
-      if (stopping) break;
+      if (cleanup.stopping) break;
       runs.get(server.name)?.push(await benchOne(server, t, opts, tools.perfdhcp));
       await sleep(1000);
     }
   }
-  cleanupNow();
+  cleanup.now();
 
   const kea = medianRun(runs.get('kea') ?? []);
   const dcplane = medianRun(runs.get('dcplane') ?? []);
@@ -294,7 +265,7 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const code = err instanceof DcplaneError ? ` [${err.code}]` : '';
     console.error(`bench: ${err instanceof Error ? err.message : String(err)}${code}`);
-    cleanupNow();
+    cleanup.now();
     process.exitCode = 1;
   },
 );

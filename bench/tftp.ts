@@ -5,16 +5,17 @@
  * downloads. Needs root (namespaces). bench/README.md describes it.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DcplaneError } from '../src/common/errors.js';
 import { parseAtftpOack, sha256, sha256File } from '../test/helpers/tftp-clients.js';
 import { stormInNamespace } from '../test/helpers/tftp-storm.js';
+import { BenchCleanup } from './lib/cleanup.js';
 import { BenchError, BenchErrorCode } from './lib/errors.js';
 import type { Topology } from './lib/namespaces.js';
-import { createTopology, inNamespace, removeTopology } from './lib/namespaces.js';
+import { createTopology, inNamespace } from './lib/namespaces.js';
 import { hostBusyCpuSeconds, liveChildren, repoRoot, runToCompletion } from './lib/process.js';
 import type { TftpBenchTools } from './lib/tftp-install.js';
 import { ensureTftpBenchTools } from './lib/tftp-install.js';
@@ -92,33 +93,9 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
   };
 }
 
-const cleanup = { topology: undefined as Topology | undefined, dirs: new Set<string>() };
-
-/** Synchronous, so it also runs from process 'exit' after an uncaught error. */
-function cleanupNow(): void {
-  for (const child of [...liveChildren(), ...liveTftpServers()]) child.kill('SIGKILL');
-  if (cleanup.topology !== undefined) {
-    removeTopology(cleanup.topology);
-    cleanup.topology = undefined;
-  }
-  for (const dir of cleanup.dirs) rmSync(dir, { recursive: true, force: true });
-  cleanup.dirs.clear();
-}
-
-let stopping = false;
-
-function onSignal(signal: NodeJS.Signals): void {
-  stopping = true;
-  console.error(`\nbench: ${signal}: stopping servers and removing namespaces`);
-  cleanupNow();
-  process.exit(signal === 'SIGINT' ? 130 : 143);
-}
-
-function tempDir(prefix: string, base = tmpdir()): string {
-  const dir = mkdtempSync(join(base, prefix));
-  cleanup.dirs.add(dir);
-  return dir;
-}
+/** Namespaces, temp dirs and children to undo on any exit. */
+const cleanup = new BenchCleanup(() => [...liveChildren(), ...liveTftpServers()]);
+const tempDir = (prefix: string, base?: string): string => cleanup.tempDir(prefix, base);
 
 interface Files {
   readonly root: string;
@@ -255,12 +232,11 @@ async function benchOne(name: TftpServerName, files: Files, o: Options, tools: T
   } catch (err) {
     const code = err instanceof DcplaneError ? err.code : 'BENCH_ERR_UNEXPECTED';
     const message = err instanceof Error ? err.message : String(err);
-    if (!stopping) console.error(`bench: ${name} failed [${code}]: ${message}`);
+    if (!cleanup.stopping) console.error(`bench: ${name} failed [${code}]: ${message}`);
     return { server: name, ok: false, error: { code, message } };
   } finally {
     await server?.stop();
-    rmSync(work, { recursive: true, force: true });
-    cleanup.dirs.delete(work);
+    cleanup.removeDir(work);
   }
 }
 
@@ -275,9 +251,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
   const tools = ensureTftpBenchTools();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', cleanupNow);
+  cleanup.install();
   cleanup.topology = TOPOLOGY;
   createTopology(TOPOLOGY);
   const t = TOPOLOGY;
@@ -290,18 +264,18 @@ async function main(argv: readonly string[]): Promise<number> {
   if (o.only !== 'tftpd-hpa') names.push('dcplane');
   const runs = new Map<TftpServerName, TftpServerRun[]>(names.map((n) => [n, []]));
   const loads: number[] = [];
-  for (let round = 1; round <= o.rounds && !stopping; round++) {
+  for (let round = 1; round <= o.rounds && !cleanup.stopping; round++) {
     // Alternating the order spreads a drift in the host's load over both servers.
     const order = round % 2 === 1 ? names : [...names].reverse();
     loads.push(loadavg()[0] ?? 0);
     if (o.rounds > 1) console.log(`bench: round ${round}/${o.rounds}: ${order.join(', ')}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     for (const name of order) {
-      if (stopping) break;
+      if (cleanup.stopping) break;
       runs.get(name)?.push(await benchOne(name, files, o, tools));
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
-  cleanupNow();
+  cleanup.now();
 
   const peer = medianTftpRun(runs.get('tftpd-hpa') ?? []);
   const dcplane = medianTftpRun(runs.get('dcplane') ?? []);
@@ -348,7 +322,7 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     const code = err instanceof DcplaneError ? ` [${err.code}]` : '';
     console.error(`bench: ${err instanceof Error ? err.message : String(err)}${code}`);
-    cleanupNow();
+    cleanup.now();
     process.exitCode = 1;
   },
 );

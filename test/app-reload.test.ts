@@ -5,15 +5,14 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { Dcplane } from '../src/app.js';
 import { applyDefaults } from '../src/config/defaults.js';
 import { download } from './tftp/raw-client.js';
+import { freeTcpPort, jsonLogSink } from './helpers/app-fixtures.js';
 
 const skip = process.getuid?.() !== 0 ? 'SKIPPED: needs root (DHCP binds to a device); CI runs as root' : false;
 
@@ -33,14 +32,6 @@ async function udpPortFree(port: number): Promise<boolean> {
   }
 }
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
-
 describe('Dcplane.reload', { skip }, () => {
   let dir: string;
   before(() => {
@@ -53,16 +44,10 @@ describe('Dcplane.reload', { skip }, () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('leaves every service on the running configuration when one refuses the new one', async () => {
-    const logs: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-        cb();
-      },
-    });
+    const { logs, sink } = jsonLogSink();
     const base = {
       data_dir: join(dir, 'data'),
-      api: { listen: `127.0.0.1:${await freePort()}` },
+      api: { listen: `127.0.0.1:${await freeTcpPort()}` },
       dhcp: {
         enabled: true, interfaces: ['lo'], port: 10367,
         subnets: [{ id: 1, subnet: '10.77.0.0/24', relay_addresses: ['127.0.0.1'], pools: ['10.77.0.10-10.77.0.20'] }],

@@ -7,20 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { Dcplane } from '../../src/app.js';
 import { applyDefaults } from '../../src/config/defaults.js';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((resolve) => s.close(resolve));
-  return port;
-}
+import { freeTcpPort } from '../helpers/app-fixtures.js';
 
 async function json(url: string, init: RequestInit = {}): Promise<{ status: number; body: Record<string, unknown> }> {
   const r = await fetch(url, init);
@@ -42,7 +34,7 @@ describe('dcplane serves the authenticated inventory API', () => {
   });
 
   it('creates the first admin once with a generated password in a 0600 file; that admin logs in and writes', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     const config = applyDefaults({ data_dir: join(dir, 'gen'), api: { listen: `127.0.0.1:${port}` } });
     const base = `http://127.0.0.1:${port}`;
     let app = await Dcplane.start(config, pino({ level: 'silent' }));
@@ -88,7 +80,7 @@ describe('dcplane serves the authenticated inventory API', () => {
   });
 
   it('takes the first admin password from DCPLANE_ADMIN_PASSWORD and writes no file', async () => {
-    const port = await freePort();
+    const port = await freeTcpPort();
     process.env['DCPLANE_ADMIN_PASSWORD'] = 'an operator chosen passphrase';
     try {
       const app = await Dcplane.start(applyDefaults({ data_dir: join(dir, 'env'), api: { listen: `127.0.0.1:${port}` } }), pino({ level: 'silent' }));

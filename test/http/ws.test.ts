@@ -10,10 +10,8 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { Dcplane } from '../../src/app.js';
@@ -31,6 +29,7 @@ import { testBackends } from '../db/backends.js';
 import type { TestDatabase } from '../db/backends.js';
 import { download } from '../tftp/raw-client.js';
 import { FAST_HASHER, baseDeps, call, uniq } from './harness.js';
+import { freeTcpPort, jsonLogSink } from '../helpers/app-fixtures.js';
 
 /** The parts of the `ws` client used here (the package ships no types). */
 interface WsClient {
@@ -344,23 +343,9 @@ describe('WebSocket /api/v1/ws in a running dcplane', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function freePort(): Promise<number> {
-    const s = createServer();
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const port = (s.address() as { port: number }).port;
-    await new Promise((resolve) => s.close(resolve));
-    return port;
-  }
-
   it('streams TFTP transfer start and end, and refused requests', async () => {
-    const logs: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-        cb();
-      },
-    });
-    const apiPort = await freePort();
+    const { logs, sink } = jsonLogSink();
+    const apiPort = await freeTcpPort();
     const config = applyDefaults({
       data_dir: join(dir, 'data'),
       api: { listen: `127.0.0.1:${apiPort}` },

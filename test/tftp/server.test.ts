@@ -6,7 +6,6 @@ import { describe, it, before, after, afterEach } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,6 +17,7 @@ import type { TftpConfig } from '../../src/config/types.js';
 import { TftpJailErrorCode } from '../../src/tftp/jail.js';
 import { TftpServer } from '../../src/tftp/server.js';
 import { RawClient, ack, data, download, errorPacket, rrq, wrq } from './raw-client.js';
+import { freeTcpPort, jsonLogSink } from '../helpers/app-fixtures.js';
 
 let base: string;
 let root: string;
@@ -752,23 +752,9 @@ describe('dcplane with tftp.enabled', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  async function freePort(): Promise<number> {
-    const s = createServer();
-    await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-    const port = (s.address() as { port: number }).port;
-    await new Promise((resolve) => s.close(resolve));
-    return port;
-  }
-
   it('serves TFTP, says "tftp ready", reports it running in health and lists transfers over the API', async () => {
-    const logs: Record<string, unknown>[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-        cb();
-      },
-    });
-    const apiPort = await freePort();
+    const { logs, sink } = jsonLogSink();
+    const apiPort = await freeTcpPort();
     const url = 'http://10.77.0.1:8080/menu.ipxe';
     const config = applyDefaults({
       data_dir: join(dir, 'data'),

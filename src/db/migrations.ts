@@ -356,6 +356,51 @@ async function up0002(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await sql`drop index ux_api_tokens_token_hash`.execute(db);
 }
 
+/**
+ * Network boot driven by the inventory: boot profiles (servers name theirs
+ * in servers.boot_profile; `local` is seeded, it is that column's default)
+ * and each server's boot timeline.
+ */
+async function up0003(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void> {
+  await createTable(db, d, 'boot_profiles', [
+    ['name', 'text', NN],
+    ['kind', 'text', NN],
+    ['os', 'text'],
+    ['kernel_url', 'text'],
+    ['initrd_url', 'text'],
+    ['cmdline', 'text'],
+    ['ipxe_script', 'text'],
+    ['local_method', 'text', NN],
+    ['description', 'text'],
+  ]);
+  await index(db, 'ux_boot_profiles_name', 'boot_profiles', 'name', { unique: true });
+  const now = d.encode('timestamp', new Date().toISOString());
+  await sql`insert into boot_profiles (name, kind, local_method, description, created_at, updated_at, version)
+    values ('local', 'local', 'exit', 'Boot from the local disk', ${now}, ${now}, 1)`.execute(db);
+  // Servers are found by the profile they name when a profile is renamed or deleted.
+  await index(db, 'ix_servers_boot_profile', 'servers', 'boot_profile');
+
+  // Append-only like audit_log (no version); a server's events go with it.
+  // Written in batches by src/provisioning/timeline.ts, trimmed per server.
+  let events = db.schema.createTable('server_events').addColumn('id', 'integer', (c) =>
+    d.name === 'postgres' ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement(),
+  );
+  events = events.addColumn('server_id', 'integer', (c) => c.notNull().references('servers.id').onDelete('cascade'));
+  for (const [name, kind, notNull] of [
+    ['at', 'timestamp', true],
+    ['source', 'text', true],
+    ['type', 'text', true],
+    ['mac', 'text', false],
+    ['ip', 'text', false],
+    ['message', 'text', true],
+    ['data', 'json', true],
+  ] as const) {
+    events = events.addColumn(name, sql.raw(d.ddl[kind]), (c) => (notNull ? c.notNull() : c));
+  }
+  await events.execute();
+  await index(db, 'ix_server_events_server_id', 'server_events', 'server_id, id');
+}
+
 /** Names of every migration, oldest first. */
 export function migrationNames(d: DialectInfo): readonly string[] {
   return Object.keys(migrations(d)).sort();
@@ -366,6 +411,7 @@ function migrations(d: DialectInfo): Record<string, Migration> {
   return {
     '0001_inventory': { up: (db) => up0001(db as Kysely<DynamicDatabase>, d) },
     '0002_auth': { up: (db) => up0002(db as Kysely<DynamicDatabase>, d) },
+    '0003_boot': { up: (db) => up0003(db as Kysely<DynamicDatabase>, d) },
   };
 }
 

@@ -72,6 +72,8 @@ export const API_RESOURCES: readonly ApiResource[] = Object.freeze([
     display: (r) => str(r['username']) ?? `#${String(r['id'])}`,
   }),
   resource('dhcp/subnets', 'dhcp_subnets', { display: (r) => str(r['subnet']) ?? `#${String(r['id'])}` }),
+  // Under boot/: operators write them (src/auth/rbac.ts), as MAAS and Foreman let operators manage boot images and media.
+  resource('boot/profiles', 'boot_profiles'),
   resource('dhcp/reservations', 'dhcp_reservations', {
     display: (r) => str(r['hostname']) ?? str(r['ip']) ?? str(r['mac']) ?? str(r['client_id']) ?? `#${String(r['id'])}`,
   }),

@@ -620,16 +620,19 @@ export class Repository<T extends object> {
           indexOf.set(row.id, w.index);
         }
       }
-      if (!opts.cascade) {
-        for (const dep of this.def.dependents) {
-          if (dep.mode !== 'restrict') continue;
-          const depDef = this.exec.resource(dep.resource);
-          const children = await selectWhereIn(tx.db, this.dialect, depDef, dep.column, rows.map((r) => r.id), this.typeFilter(dep));
-          const per = new Map<number, number>();
-          for (const c of children) per.set(c[dep.column] as number, (per.get(c[dep.column] as number) ?? 0) + 1);
-          for (const [parent, n] of per) {
-            issues.fail(indexOf.get(parent)!, E.HAS_DEPENDENTS, dep.resource, `${this.def.objectType} ${parent} has ${n} ${depDef.objectType}${n === 1 ? '' : 's'} (${dep.column}); delete them first or ask for cascade`);
-          }
+      for (const dep of this.def.dependents) {
+        if (!(dep.mode === 'protect' || (dep.mode === 'restrict' && !opts.cascade))) continue;
+        const depDef = this.exec.resource(dep.resource);
+        const byKey = new Map(rows.map((r) => [r[dep.key ?? 'id'], r.id]));
+        const children = await selectWhereIn(tx.db, this.dialect, depDef, dep.column, [...byKey.keys()], this.typeFilter(dep));
+        const per = new Map<number, number>();
+        for (const c of children) {
+          const parent = byKey.get(c[dep.column]) as number;
+          per.set(parent, (per.get(parent) ?? 0) + 1);
+        }
+        const advice = dep.mode === 'protect' ? 'point them elsewhere first' : 'delete them first or ask for cascade';
+        for (const [parent, n] of per) {
+          issues.fail(indexOf.get(parent)!, E.HAS_DEPENDENTS, dep.resource, `${this.def.objectType} ${parent} has ${n} ${depDef.objectType}${n === 1 ? '' : 's'} (${dep.column}); ${advice}`);
         }
       }
       issues.throwIfAny();
@@ -660,10 +663,12 @@ export class Repository<T extends object> {
     const ids = todo.map((r) => r.id);
     for (const dep of def.dependents) {
       const depDef = this.exec.resource(dep.resource);
-      const children = (await selectWhereIn(tx.db, this.dialect, depDef, dep.column, ids, this.typeFilter(dep))).filter((c) => !gone.has(`${depDef.name}:${c.id}`));
+      const keys = dep.key === undefined ? ids : todo.map((r) => r[dep.key as string]);
+      const children = (await selectWhereIn(tx.db, this.dialect, depDef, dep.column, keys, this.typeFilter(dep))).filter((c) => !gone.has(`${depDef.name}:${c.id}`));
       if (children.length === 0) continue;
-      if (dep.mode === 'restrict' && !cascade) {
-        throw new InventoryError([issue(E.HAS_DEPENDENTS, dep.resource, `${children.length} ${depDef.objectType}(s) still point at ${def.objectType} ${ids.join(', ')}; ask for cascade`)]);
+      if (dep.mode === 'protect' || (dep.mode === 'restrict' && !cascade)) {
+        const advice = dep.mode === 'protect' ? 'point them elsewhere first' : 'ask for cascade';
+        throw new InventoryError([issue(E.HAS_DEPENDENTS, dep.resource, `${children.length} ${depDef.objectType}(s) still point at ${def.objectType} ${ids.join(', ')}; ${advice}`)]);
       }
       // A scoped writer's cascade or set-null must not reach into another
       // tenant: deleting a tenant-A rack would otherwise delete (or unlink)

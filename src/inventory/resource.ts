@@ -24,8 +24,9 @@ export interface UniqueDef {
 /**
  * Rows of another resource that point at this one, and what deleting this one
  * does to them: `restrict` refuses unless the caller asks for cascade (then
- * they are deleted too), `owned` deletes them always (interfaces with their
- * server), `set_null` clears the reference (objects of a deleted tenant).
+ * they are deleted too), `protect` refuses always, `owned` deletes them always
+ * (interfaces with their server), `set_null` clears the reference (objects of
+ * a deleted tenant).
  */
 export interface DependentDef {
   readonly resource: string;
@@ -33,7 +34,10 @@ export interface DependentDef {
   /** For polymorphic references (network link ends): the type column and this resource's type value. */
   readonly typeColumn?: string;
   readonly typeValue?: string;
-  readonly mode: 'restrict' | 'owned' | 'set_null';
+  /** The parent's column that `column` holds (default `id`): servers name their boot profile by `name`. */
+  readonly key?: string;
+  /** `protect`: refused while any exist, cascade or not (a boot profile in use is never deleted with its servers). */
+  readonly mode: 'restrict' | 'protect' | 'owned' | 'set_null';
 }
 
 /** How a resource belongs to a tenant: its own tenant_id, through a parent's, or it is the tenant. */

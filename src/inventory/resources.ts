@@ -16,6 +16,7 @@ import {
   userTenants,
   vmHostCapacity,
 } from './rules.js';
+import { BOOT_PROFILE_KINDS, LOCAL_METHODS, bootProfileContent, bootProfileRename, serverBootProfile } from './boot-rules.js';
 
 /**
  * The inventory's resources: fields as the API exposes them (snake_case,
@@ -148,7 +149,7 @@ export const racks = define({
   rules: [rackShrink],
 });
 
-const SERVER_STATUSES = ['planned', 'provisioning', 'active', 'maintenance', 'decommissioned'] as const;
+export const SERVER_STATUSES = ['planned', 'provisioning', 'active', 'maintenance', 'decommissioned'] as const;
 
 export const servers = define({
   name: 'servers',
@@ -200,7 +201,35 @@ export const servers = define({
     manufacturer: { field: 'vendor' },
     serial_number: { field: 'serial' },
   }),
-  rules: [rackPlacement, hostShrink],
+  rules: [rackPlacement, hostShrink, serverBootProfile],
+});
+
+/**
+ * What a server boots when it boots from the network (MAAS's boot
+ * resources and Foreman's installation media in one): `local` boots the
+ * local disk, `linux` a kernel, initrd and command line, `ipxe` a script of
+ * its own. Servers name one by `name` (servers.boot_profile); `local` is
+ * seeded by migration 0003. Rendered per host by src/provisioning/boot-render.ts.
+ */
+export const bootProfiles = define({
+  name: 'boot_profiles',
+  objectType: 'boot_profile',
+  fields: {
+    name: { kind: 'text', required: true, maxLength: 100, search: true },
+    kind: { kind: 'text', required: true, enum: BOOT_PROFILE_KINDS },
+    /** What it installs (MAAS's osystem/distro_series, Foreman's operating system), for people. */
+    os: { ...text, search: true },
+    kernel_url: { kind: 'text', nullable: true, maxLength: 2000 },
+    initrd_url: { kind: 'text', nullable: true, maxLength: 2000 },
+    cmdline: { kind: 'text', nullable: true, maxLength: 4000 },
+    ipxe_script: { kind: 'text', nullable: true, maxLength: 65536 },
+    local_method: { kind: 'text', enum: LOCAL_METHODS, default: 'exit' },
+    description,
+  },
+  uniques: [{ index: 'ux_boot_profiles_name', columns: ['name'], code: InventoryErrorCode.DUPLICATE_NAME, path: 'name', what: 'boot profile name' }],
+  dependents: [{ resource: 'servers', column: 'boot_profile', key: 'name', mode: 'protect' }],
+  defaultOrdering: ['name'],
+  rules: [bootProfileContent, bootProfileRename],
 });
 
 export const serverInterfaces = define({
@@ -516,6 +545,7 @@ export const RESOURCES = [
   apiTokens,
   dhcpSubnets,
   dhcpReservations,
+  bootProfiles,
 ] as const;
 
 export const RESOURCE_BY_NAME: ReadonlyMap<string, ResourceDef> = new Map(RESOURCES.map((r) => [r.name, r as ResourceDef]));
@@ -534,3 +564,4 @@ export type User = RowOf<typeof users.fields>;
 export type ApiToken = RowOf<typeof apiTokens.fields>;
 export type DhcpSubnet = RowOf<typeof dhcpSubnets.fields>;
 export type DhcpReservation = RowOf<typeof dhcpReservations.fields>;
+export type BootProfile = RowOf<typeof bootProfiles.fields>;

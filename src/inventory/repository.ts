@@ -344,17 +344,26 @@ export class Repository<T extends object> {
       failed: (item) => issues.failed(item.index),
       loadWhereIn: (table, column, values, opts) => selectWhereIn(tx.db, dialect, exec.resource(table), column, values, opts),
       loadWhere: (table, where) => this.selectWhere(tx.db, exec.resource(table), where),
+      visibleIds: async (table, rows) =>
+        ctx.tenantScope === undefined ? new Set(rows.map((r) => r.id)) : new Repository(exec.resource(table), exec).inScope(rows, ctx.tenantScope, tx.db),
     };
 
     await this.checkTenancy(tx, items, issues, ctx);
 
-    // References.
+    // References. A scoped writer cannot point at what it cannot see: another
+    // tenant's rack or host answers as a missing one, so nothing leaks that it exists.
+    const scope = ctx.tenantScope;
+    const tenancy = this.def.tenancy;
+    const tenantColumn = tenancy?.kind === 'column' ? tenancy.column : undefined;
     for (const [name, f] of Object.entries(this.def.fields)) {
       if (f.ref === undefined) continue;
       const touching = items.filter((i) => i.changed.has(name) && i.after[name] !== null);
       if (touching.length === 0) continue;
-      const found = new Set((await rctx.loadWhereIn(f.ref, 'id', touching.map((i) => i.after[name]))).map((r) => r.id));
+      const rows = await rctx.loadWhereIn(f.ref, 'id', touching.map((i) => i.after[name]));
+      const found = name === tenantColumn ? new Set(rows.map((r) => r.id)) : await rctx.visibleIds(f.ref, rows);
       for (const item of touching) {
+        // A tenant outside the scope, existing or not, is checkTenancy's TENANT_FORBIDDEN alone.
+        if (name === tenantColumn && scope !== undefined && !scope.includes(item.after[name] as number)) continue;
         if (!found.has(item.after[name] as number)) {
           issues.fail(item.index, E.REFERENCE_NOT_FOUND, name, `no ${exec.resource(f.ref).objectType} with id ${String(item.after[name])}`);
         }
@@ -389,8 +398,10 @@ export class Repository<T extends object> {
         scope0 !== undefined && scopeValues.length <= CHUNK && scopeValues.every((v) => v !== null && v !== undefined)
           ? { extra: sql`${sql.ref(scope0)} in (${sql.join(scopeValues.map((v) => sql`${dialect.encode(kindOf(this.def, scope0), v)}`))})` }
           : {};
-      for (const r of await selectWhereIn(tx.db, dialect, this.def, first, relevant.map((i) => i.after[first]), narrow)) {
-        if (!rewritten.has(r.id) && applies(r)) holders.set(keyOf(r), `${this.def.objectType} ${r.id}`);
+      const stored = await selectWhereIn(tx.db, dialect, this.def, first, relevant.map((i) => i.after[first]), narrow);
+      const seen = await rctx.visibleIds(this.def.name, stored);
+      for (const r of stored) {
+        if (!rewritten.has(r.id) && applies(r)) holders.set(keyOf(r), seen.has(r.id) ? `${this.def.objectType} ${r.id}` : `another ${this.def.objectType}`);
       }
       for (const i of items) if (applies(i.after) && !touched(i)) holders.set(keyOf(i.after), `${this.def.objectType} ${i.after.id}`);
       // Rows are written one statement at a time and the engine checks each
@@ -448,6 +459,8 @@ export class Repository<T extends object> {
       for (const item of items) if (item.before === undefined) issues.fail(item.index, E.TENANT_FORBIDDEN, '', 'a user scoped to tenants cannot create tenants');
       return;
     }
+    // A parent outside the scope is a reference to a missing object (the reference check says so).
+    if (t.kind === 'parent') return;
     const moved = items.filter((i) => i.changed.has(t.column));
     const ok = await this.inScope(moved.map((i) => ({ ...i.after, id: i.index })), scope, tx.db);
     for (const item of moved) {

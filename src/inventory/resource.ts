@@ -82,6 +82,12 @@ export interface RuleContext {
   loadWhereIn(table: string, column: string, values: readonly unknown[], opts?: { forUpdate?: boolean }): Promise<AnyRow[]>;
   /** Decoded rows of `table` matching every given column = value. */
   loadWhere(table: string, where: Readonly<Record<string, unknown>>): Promise<AnyRow[]>;
+  /**
+   * Ids of `rows` (of `table`) the writer may see: all of them unless it is
+   * scoped to tenants. A rule names an object the writer cannot see only as
+   * "another device", so a conflict does not leak another tenant's names.
+   */
+  visibleIds(table: string, rows: readonly AnyRow[]): Promise<ReadonlySet<number>>;
 }
 
 export type Rule = (ctx: RuleContext) => Promise<void>;

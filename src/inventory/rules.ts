@@ -33,11 +33,12 @@ interface Occupant {
   readonly watts: number;
 }
 
-function occupant(objectType: string, row: AnyRow, powerCol: string): Occupant {
+/** `visible` false: the writer may not see the device (another tenant's), so it is not named. */
+function occupant(objectType: string, row: AnyRow, powerCol: string, visible = true): Occupant {
   const pos = num(row['u_position']);
   const size = num(row['u_size']) ?? 1;
   return {
-    label: `${objectType} ${JSON.stringify(row['name'])}${row['id'] === 0 ? '' : ` (id ${row['id']})`}`,
+    label: visible ? `${objectType} ${JSON.stringify(row['name'])}${row['id'] === 0 ? '' : ` (id ${row['id']})`}` : 'another device',
     bottom: pos,
     top: pos === undefined ? undefined : pos + size - 1,
     watts: num(row[powerCol]) ?? 0,
@@ -51,9 +52,10 @@ async function loadOccupants(ctx: RuleContext, rackIds: readonly number[]): Prom
   const rewritten = new Set(ctx.items.filter((i) => i.before !== undefined).map((i) => i.after.id));
   for (const r of RACKED) {
     const rows = await ctx.loadWhereIn(r.table, 'rack_id', rackIds);
+    const visible = await ctx.visibleIds(r.table, rows);
     for (const row of rows) {
       if (r.table === ctx.resource.name && rewritten.has(row.id)) continue;
-      byRack.get(row['rack_id'] as number)?.push(occupant(r.objectType, row, r.power));
+      byRack.get(row['rack_id'] as number)?.push(occupant(r.objectType, row, r.power, visible.has(row.id)));
     }
   }
   return byRack;
@@ -373,9 +375,12 @@ export async function subnetConfig(ctx: RuleContext): Promise<void> {
   }
   if (changedPools.length === 0) return;
   const fixed: { what: string; ip: number; subnetId?: number }[] = [];
-  for (const r of await ctx.loadWhere('server_interfaces', {})) {
+  const interfaces = await ctx.loadWhere('server_interfaces', {});
+  const visible = await ctx.visibleIds('server_interfaces', interfaces);
+  for (const r of interfaces) {
     const ip = typeof r['ip'] === 'string' ? parseIpv4(r['ip']) : undefined;
-    if (ip !== undefined) fixed.push({ what: `interface ${JSON.stringify(r['name'])} of server ${r['server_id']}`, ip });
+    const what = visible.has(r.id) ? `interface ${JSON.stringify(r['name'])} of server ${r['server_id']}` : 'a server interface';
+    if (ip !== undefined) fixed.push({ what, ip });
   }
   for (const r of await ctx.loadWhereIn('dhcp_reservations', 'subnet_id', changedPools.map((c) => c.item.after.id))) {
     const ip = typeof r['ip'] === 'string' ? parseIpv4(r['ip']) : undefined;
@@ -405,7 +410,10 @@ export async function linkEnds(ctx: RuleContext): Promise<void> {
   for (const [type, ids] of wanted) {
     const table = LINK_END_TABLES.get(type);
     if (table === undefined) continue;
-    for (const r of await ctx.loadWhereIn(table, 'id', [...ids])) existing.add(`${type}:${r.id}`);
+    // Another tenant's device is no end a scoped writer can name: it answers as a missing one.
+    const rows = await ctx.loadWhereIn(table, 'id', [...ids]);
+    const visible = await ctx.visibleIds(table, rows);
+    for (const r of rows) if (visible.has(r.id)) existing.add(`${type}:${r.id}`);
   }
   const key = (item: BatchItem, e: 'a' | 'b') => `${String(item.after[`${e}_type`])}:${item.after[`${e}_id`]}:${String(item.after[`${e}_interface`])}`;
   const taken = new Map<string, string>();

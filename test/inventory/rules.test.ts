@@ -279,7 +279,8 @@ describeEachBackend('inventory rules', (env) => {
     await rejectsWith(inv.servers.delete(b.row.id, {}, { tenantScope: scope }), [[E.NOT_FOUND, 'id']]);
     await rejectsWith(inv.servers.update(a.row.id, { tenant_id: theirs.row.id }, {}, { tenantScope: scope }), [[E.TENANT_FORBIDDEN, 'tenant_id']]);
     await rejectsWith(inv.servers.create({ name: uniq('c') }, { tenantScope: scope }), [[E.TENANT_FORBIDDEN, 'tenant_id']]);
-    await rejectsWith(inv.serverInterfaces.create({ server_id: b.row.id, name: 'eth1' }, { tenantScope: scope }), [[E.TENANT_FORBIDDEN, 'server_id']]);
+    // Another tenant's server answers as a missing one, so its existence does not leak.
+    await rejectsWith(inv.serverInterfaces.create({ server_id: b.row.id, name: 'eth1' }, { tenantScope: scope }), [[E.REFERENCE_NOT_FOUND, 'server_id']]);
     await rejectsWith(inv.serverInterfaces.update(bn.row.id, { name: 'x' }, {}, { tenantScope: scope }), [[E.NOT_FOUND, 'id']]);
     await rejectsWith(inv.tenants.create({ name: uniq('t'), slug: uniq('t').toLowerCase() }, { tenantScope: scope }), [[E.TENANT_FORBIDDEN, '']]);
     await inv.servers.create({ name: uniq('c'), tenant_id: mine.row.id }, { tenantScope: scope });

@@ -54,8 +54,12 @@ function invalidCredentials(): AuthError {
  * 1. one attempt from the source address's bucket (AUTH_ERR_RATE_LIMITED);
  * 2. an unknown user (or one without a password) costs one argon2 verify against a dummy hash, so response
  *    time does not say whether the name exists (AUTH_ERR_INVALID_CREDENTIALS);
- * 3. a locked account is refused before its password is checked (AUTH_ERR_ACCOUNT_LOCKED);
- * 4. a wrong password counts a failure and may lock (AUTH_ERR_INVALID_CREDENTIALS);
+ * 3. a wrong password counts a failure and may lock (AUTH_ERR_INVALID_CREDENTIALS), on a
+ *    locked account too: it gets the same answer and takes the same argon2 time as any other;
+ * 4. the right password on a locked account is refused (AUTH_ERR_ACCOUNT_LOCKED). While the
+ *    lock lasts a guesser still learns whether a guess was right, so the lock no longer stops
+ *    the guessing: each wrong guess lengthens it (up to maxLockSeconds) and the per-source
+ *    rate limit of step 1 bounds how fast guesses come;
  * 5. a disabled account is refused (AUTH_ERR_ACCOUNT_DISABLED);
  * 6. with TOTP on: no code → AUTH_ERR_OTP_REQUIRED (not a failure: the password
  *    was right and the client must now ask for the code); a wrong or replayed
@@ -86,15 +90,18 @@ export async function login(
     throw invalidCredentials();
   }
 
+  // The password is checked before the lock, locked or not: answering a
+  // locked account at once would tell a guesser (by the code and by the time
+  // saved on argon2) which accounts its guessing has locked.
+  if (!(await options.hasher.verify(user.password_hash, password))) {
+    await recordFailure(store, user, now, policy);
+    throw invalidCredentials();
+  }
+
   if (user.locked_until !== null && user.locked_until.getTime() > now.getTime()) {
     throw new AuthError(AuthErrorCode.ACCOUNT_LOCKED, 'account locked after too many failed logins', {
       retryAfterSeconds: Math.ceil((user.locked_until.getTime() - now.getTime()) / 1000),
     });
-  }
-
-  if (!(await options.hasher.verify(user.password_hash, password))) {
-    await recordFailure(store, user, now, policy);
-    throw invalidCredentials();
   }
 
   // Said only to someone who knows the password, so it reveals nothing to a guesser.

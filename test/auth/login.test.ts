@@ -102,7 +102,7 @@ describe('login', () => {
     const e = await rejectsWithCode(login({ username: 'alice', password: PASSWORD }, IP, store, after(6), options), AuthErrorCode.ACCOUNT_LOCKED);
     assert.equal(e.status, 423);
     assert.equal(e.retryAfterSeconds, 59);
-    assert.equal(hasher.verifies, verifies, 'a locked account costs no argon2 run');
+    assert.equal(hasher.verifies, verifies + 1, 'the lock is told only after the password was checked');
     await rejectsWithCode(login({ username: 'alice', password: PASSWORD }, IP, store, after(64.5), options), AuthErrorCode.ACCOUNT_LOCKED);
 
     // The lock expires on its own.
@@ -111,6 +111,20 @@ describe('login', () => {
     const u = await state();
     assert.equal(u.failed_logins, 0);
     assert.equal(u.locked_until, null);
+  });
+
+  it('a wrong password on a locked account is an ordinary 401 after a real argon2 run, and lengthens the lock', async () => {
+    const { store, options, state, hasher } = await setup();
+    for (let i = 1; i <= 5; i++) await rejectsWithCode(login({ username: 'alice', password: `wrong ${i}` }, IP, store, after(i), options), AuthErrorCode.INVALID_CREDENTIALS);
+    const unlocked = await rejectsWithCode(login({ username: 'alice', password: 'wrong before' }, IP, store, T0, { ...options, lockout: { ...DEFAULT_LOCKOUT, maxFailedAttempts: 100 } }), AuthErrorCode.INVALID_CREDENTIALS);
+    const verifies = hasher.verifies;
+    const e = await rejectsWithCode(login({ username: 'alice', password: 'wrong while locked' }, IP, store, after(10), options), AuthErrorCode.INVALID_CREDENTIALS);
+    assert.equal(hasher.verifies, verifies + 1);
+    assert.deepEqual([e.status, e.message, e.retryAfterSeconds], [unlocked.status, unlocked.message, undefined]);
+    const u = await state();
+    assert.equal(u.failed_logins, 7);
+    assert.equal(u.locked_until?.getTime(), after(10 + lockSeconds(7)).getTime(), 'each guess during the lock lengthens it');
+    await rejectsWithCode(login({ username: 'alice', password: PASSWORD }, IP, store, after(11), options), AuthErrorCode.ACCOUNT_LOCKED);
   });
 
   it('parallel wrong guesses each count: ten at once lock the account', async () => {

@@ -46,11 +46,11 @@ export type LeaseChange =
   | { readonly kind: 'delete'; readonly ip: Ipv4; readonly durable: boolean };
 
 /**
- * Where leases live. The single-node backend keeps every lease in memory
- * (the `LeaseView`) and writes through to SQLite; a PostgreSQL backend comes
- * with the cluster work. `commit` resolves once every durable change in the
- * batch is synced to disk; changes from concurrent calls are grouped into one
- * transaction (group commit).
+ * Where leases live. Both backends keep every lease in memory (the
+ * `LeaseView`) and write through to SQLite (`leases.sqlite3` in the data
+ * directory) or PostgreSQL (`database` is a postgres:// URL). `apply`
+ * resolves once every durable change in it is committed durably; changes
+ * from concurrent calls are grouped into one transaction (group commit).
  */
 export interface LeaseStore extends LeaseView {
   /**
@@ -61,7 +61,7 @@ export interface LeaseStore extends LeaseView {
    */
   apply(changes: readonly LeaseChange[]): Promise<void>;
   /**
-   * Why the store can no longer write anything (its writer thread died),
+   * Why the store can no longer write anything (its writer thread or connection died),
    * undefined while it can. Once set it stays set: every apply() is refused,
    * non-durable ones included, so a caller checks this before it answers on
    * the strength of a change it cannot wait for.

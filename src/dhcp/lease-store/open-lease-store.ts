@@ -1,39 +1,41 @@
 import type { LeaseStore } from '../lease.js';
 import { LeaseErrorCode, LeaseStoreError } from './errors.js';
+import { PostgresLeaseStore } from './postgres-lease-store.js';
 import { SqliteLeaseStore } from './sqlite-lease-store.js';
 
 export interface OpenLeaseStoreOptions {
-  /** The configuration's `data_dir`. */
+  /** The configuration's `data_dir` (SQLite only). */
   readonly dataDir: string;
-  /** The configuration's `database`: "sqlite" or a postgres:// URL. */
+  /** The configuration's `database`: "sqlite" or a postgres:// URL (the same database as the inventory's). */
   readonly database: string;
-  /** See SqliteLeaseStoreOptions.commitDelayMs. */
+  /** See GroupCommitOptions.commitDelayMs. */
   readonly commitDelayMs?: number;
-  /** See SqliteLeaseStoreOptions.busyTimeoutMs. */
+  /** How long a commit waits for a lock another connection holds: SQLite's busy timeout, PostgreSQL's lock_timeout. */
   readonly busyTimeoutMs?: number;
-  /** See SqliteLeaseStoreOptions.readOnly. */
+  /** For readers beside a running server: see SqliteLeaseStoreOptions.readOnly and PostgresLeaseStoreOptions.readOnly. */
   readonly readOnly?: boolean;
 }
 
-/**
- * The lease store the configuration asks for. Async because the PostgreSQL
- * backend will connect before it can answer; SQLite opens synchronously.
- */
+/** The lease store the configuration asks for. */
 export async function openLeaseStore(opts: OpenLeaseStoreOptions): Promise<LeaseStore> {
   const db = opts.database.trim();
+  const common = {
+    ...(opts.commitDelayMs === undefined ? {} : { commitDelayMs: opts.commitDelayMs }),
+    ...(opts.readOnly === undefined ? {} : { readOnly: opts.readOnly }),
+  };
   if (db === '' || db === 'sqlite') {
     return SqliteLeaseStore.open({
       dataDir: opts.dataDir,
-      ...(opts.commitDelayMs === undefined ? {} : { commitDelayMs: opts.commitDelayMs }),
+      ...common,
       ...(opts.busyTimeoutMs === undefined ? {} : { busyTimeoutMs: opts.busyTimeoutMs }),
-      ...(opts.readOnly === undefined ? {} : { readOnly: opts.readOnly }),
     });
   }
   if (/^postgres(ql)?:\/\//i.test(db)) {
-    throw new LeaseStoreError(
-      LeaseErrorCode.BACKEND_UNAVAILABLE,
-      'the PostgreSQL lease backend arrives with the cluster issue; this build keeps leases in SQLite only (set "database": "sqlite")',
-    );
+    return PostgresLeaseStore.open({
+      url: db,
+      ...common,
+      ...(opts.busyTimeoutMs === undefined ? {} : { lockTimeoutMs: opts.busyTimeoutMs }),
+    });
   }
   throw new LeaseStoreError(
     LeaseErrorCode.UNSUPPORTED_DATABASE,

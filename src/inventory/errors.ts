@@ -26,6 +26,8 @@ export const InventoryErrorCode = {
   IP_OUTSIDE_SUBNET: 'INVENTORY_ERR_IP_OUTSIDE_SUBNET',
   CONTAINER_HOST: 'INVENTORY_ERR_CONTAINER_HOST',
   LINK_SELF: 'INVENTORY_ERR_LINK_SELF',
+  /** The running DHCP configuration composed with this write would be invalid (the configuration file's check, by path). */
+  DHCP_CONFIG_INVALID: 'INVENTORY_ERR_DHCP_CONFIG_INVALID',
   // 409: the body conflicts with what is stored.
   U_OVERLAP: 'INVENTORY_ERR_U_OVERLAP',
   RACK_POWER_BUDGET: 'INVENTORY_ERR_RACK_POWER_BUDGET',
@@ -36,6 +38,10 @@ export const InventoryErrorCode = {
   DUPLICATE_VALUE: 'INVENTORY_ERR_DUPLICATE_VALUE',
   LINK_ENDPOINT_IN_USE: 'INVENTORY_ERR_LINK_ENDPOINT_IN_USE',
   HAS_DEPENDENTS: 'INVENTORY_ERR_HAS_DEPENDENTS',
+  /** A reservation derived from a server's primary interface is edited through the server, not directly. */
+  RESERVATION_DERIVED: 'INVENTORY_ERR_RESERVATION_DERIVED',
+  /** A server's derived reservation would take a MAC or address another reservation of its subnet holds. */
+  RESERVATION_CONFLICT: 'INVENTORY_ERR_RESERVATION_CONFLICT',
   /** Several issues with different codes; each issue carries its own. */
   MULTIPLE: 'INVENTORY_ERR_MULTIPLE',
 } as const;
@@ -58,6 +64,7 @@ export const INVENTORY_ERROR_STATUS: Readonly<Record<InventoryErrorCode, number>
   INVENTORY_ERR_IP_OUTSIDE_SUBNET: 422,
   INVENTORY_ERR_CONTAINER_HOST: 422,
   INVENTORY_ERR_LINK_SELF: 422,
+  INVENTORY_ERR_DHCP_CONFIG_INVALID: 422,
   INVENTORY_ERR_U_OVERLAP: 409,
   INVENTORY_ERR_RACK_POWER_BUDGET: 409,
   INVENTORY_ERR_HOST_CAPACITY: 409,
@@ -67,6 +74,8 @@ export const INVENTORY_ERROR_STATUS: Readonly<Record<InventoryErrorCode, number>
   INVENTORY_ERR_DUPLICATE_VALUE: 409,
   INVENTORY_ERR_LINK_ENDPOINT_IN_USE: 409,
   INVENTORY_ERR_HAS_DEPENDENTS: 409,
+  INVENTORY_ERR_RESERVATION_DERIVED: 409,
+  INVENTORY_ERR_RESERVATION_CONFLICT: 409,
   INVENTORY_ERR_MULTIPLE: 422,
 });
 

@@ -1,8 +1,10 @@
 import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { Database, DynamicDatabase } from '../db/database.js';
+import type { DhcpConfig } from '../config/types.js';
 import { AUDIT_FIELDS, AUDIT_READ_SPEC, appendAudit } from './audit.js';
 import type { AuditEntry, AuditEntryInput } from './audit.js';
+import { ReservationDerivation } from './derived-reservations.js';
 import { compileList } from './query.js';
 import type { ListQuery, ListResult } from './query.js';
 import { Repository } from './repository.js';
@@ -29,6 +31,12 @@ import type {
 export interface InventoryOptions {
   /** Rack power budget when a write's context does not say: `warn` (default) or `refuse`. */
   readonly powerBudget?: PowerBudgetMode;
+  /**
+   * The configuration file's dhcp section in force: DHCP subnet and
+   * reservation writes must compose with it into a valid configuration
+   * (src/provisioning/dhcp-config.ts). Absent: that check is skipped.
+   */
+  readonly dhcpFile?: () => DhcpConfig;
 }
 
 export type ChangeListener = (events: readonly ChangeEvent[]) => void;
@@ -106,15 +114,18 @@ export class Inventory {
         }
       }
     };
+    const resource = (name: string): ResourceDef => {
+      const def = RESOURCE_BY_NAME.get(name);
+      if (def === undefined) throw new TypeError(`unknown resource ${name}`);
+      return def;
+    };
     this.exec = {
       database,
       powerBudget,
       reader: bound?.db ?? database.readDb,
-      resource(name: string): ResourceDef {
-        const def = RESOURCE_BY_NAME.get(name);
-        if (def === undefined) throw new TypeError(`unknown resource ${name}`);
-        return def;
-      },
+      resource,
+      // Servers' DHCP reservations follow their primary interfaces in the same transaction.
+      derived: new ReservationDerivation(database, resource, options.dhcpFile),
       async inTransaction<T>(fn: (tx: TxScope) => Promise<T>): Promise<T> {
         if (bound !== undefined) return fn(bound);
         const events: ChangeEvent[] = [];

@@ -70,6 +70,20 @@ export interface Executor {
   readonly reader: Kysely<DynamicDatabase>;
   inTransaction<T>(fn: (tx: TxScope) => Promise<T>): Promise<T>;
   resource(name: string): ResourceDef;
+  /** Rows other rows imply, kept in step by every write (derived-reservations.ts). */
+  readonly derived?: DerivedRows;
+}
+
+/**
+ * Rows the inventory derives from others (a server's DHCP reservation from
+ * its primary interface), maintained inside the transaction of the write
+ * that changes their source, so both commit together or not at all.
+ */
+export interface DerivedRows {
+  /** An issue when a caller writes (`after` undefined: deletes) a derived row directly; undefined lets it pass. */
+  refuseDirect(def: ResourceDef, before: AnyRow | undefined, after: AnyRow | undefined): InventoryIssue | undefined;
+  /** Called after rows of `def` are written (and audited), before the commit; throws InventoryError to refuse the whole write. */
+  follow(tx: TxScope, def: ResourceDef, changes: readonly { before: AnyRow | undefined; after: AnyRow | undefined }[], ctx: WriteContext, now: string): Promise<void>;
 }
 
 type Row = Record<string, unknown>;
@@ -428,6 +442,10 @@ export class Repository<T extends object> {
     }
 
     for (const rule of this.def.rules) await rule(rctx);
+    for (const item of items) {
+      const refused = exec.derived?.refuseDirect(this.def, item.before, item.after);
+      if (refused !== undefined) issues.fail(item.index, refused.code, refused.path, refused.message);
+    }
   }
 
   private async selectWhere(db: Kysely<DynamicDatabase>, def: ResourceDef, where: Readonly<Record<string, unknown>>): Promise<AnyRow[]> {
@@ -629,6 +647,8 @@ export class Repository<T extends object> {
         } else if (w.version !== undefined && w.version !== row.version) {
           issues.fail(w.index, E.VERSION_CONFLICT, 'version', `${this.def.objectType} ${w.id} is at version ${row.version}, not ${w.version}`);
         } else {
+          const refused = this.exec.derived?.refuseDirect(this.def, row, undefined);
+          if (refused !== undefined) issues.fail(w.index, refused.code, refused.path, refused.message);
           rows.push(row);
           indexOf.set(row.id, w.index);
         }
@@ -749,6 +769,7 @@ export class Repository<T extends object> {
       tx.events.push(ev);
       events?.push(ev);
     }
+    await this.exec.derived?.follow(tx, def, changes, ctx, now);
   }
 
   /**

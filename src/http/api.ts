@@ -16,6 +16,7 @@ import { registerHttpMetrics } from './http-metrics.js';
 import { registerWebSocket } from './ws.js';
 import { ApiErrorCode, errorResponse } from './errors.js';
 import { inputPartOf, registerInventoryRoutes, versionFromHeader } from './inventory-routes.js';
+import { registerImportRoutes } from './import-routes.js';
 import { validatorCompiler } from './validation.js';
 import { formatIpv4 } from '../net/ipv4.js';
 import type { Lease, LeaseStore } from '../dhcp/lease.js';
@@ -211,6 +212,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     else if (deps.auth !== undefined && 'disabled' in deps.auth && deps.auth.disabled) guard = () => ANONYMOUS;
     else throw new TypeError('buildApi: an inventory needs auth (or auth: { disabled: true } in tests)');
     registerInventoryRoutes(app, { inventory: deps.inventory, guard, hasher: auth?.hasher ?? deps.passwordHasher ?? new PasswordHasher() });
+    await registerImportRoutes(app, { inventory: deps.inventory, guard });
     registerDashboard(app, {
       inventory: deps.inventory,
       guard,

@@ -22,6 +22,7 @@ import { dhcpPoolsFromRegistry } from './http/dashboard.js';
 import type { DhcpPoolSample } from './http/dashboard.js';
 import { EventHub } from './http/event-hub.js';
 import { openInventory } from './inventory/inventory.js';
+import { registerBootFiles, httpBaseFromIpxeUrl } from './provisioning/boot-files.js';
 import { TftpServer } from './tftp/server.js';
 import { VERSION } from './version.js';
 
@@ -79,6 +80,8 @@ export class Dcplane {
     if (c.tftp.enabled) {
       this.tftp = await TftpServer.start({ config: c.tftp, logger: this.logger, registry: this.registry, ipxeUrl: c.dhcp.boot?.ipxe });
       this.tftp.onTransfer((phase, rec) => this.events.publishTransfer(phase, rec));
+      // Per-host pxelinux/GRUB files from each server's boot profile (src/provisioning/boot-files.ts).
+      registerBootFiles(this.tftp.generated, inventory, { httpBase: () => httpBaseFromIpxeUrl(this.config.dhcp.boot?.ipxe) });
     } else {
       this.logger.info('tftp disabled (set tftp.enabled in the configuration to serve)');
     }

@@ -8,6 +8,7 @@ import type { Inventory } from '../inventory/inventory.js';
 import type { Caller, Guard } from './access.js';
 import { authenticate, bearerGuard, registerAuthRoutes } from './auth-routes.js';
 import type { ApiAuth } from './auth-routes.js';
+import { registerBootRoutes } from './boot-routes.js';
 import { registerDashboard } from './dashboard.js';
 import type { DhcpPoolSample } from './dashboard.js';
 import { registerDocs } from './docs.js';
@@ -219,6 +220,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       ...(deps.dhcpPools === undefined ? {} : { dhcpPools: deps.dhcpPools }),
       tftpTransfers: () => (deps.services()['tftp'] === 'running' ? (deps.tftpTransfers?.() ?? []) : undefined),
     });
+    registerBootRoutes(app, { inventory: deps.inventory, guard, hub: events, leases: deps.leases, logger: deps.logger, registry: deps.registry });
     const unbridge = bridgeInventory(deps.inventory, events, (err) => deps.logger.error({ err }, 'inventory events not published'));
     app.addHook('onClose', async () => unbridge());
   }

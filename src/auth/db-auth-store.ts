@@ -19,15 +19,16 @@ const USER_COLUMNS = [
   'failed_logins',
   'locked_until',
   'last_login',
+  'token_generation',
 ] as const;
 
-const REFRESH_COLUMNS = ['token_hash', 'user_id', 'family_id', 'created_at', 'expires_at', 'used_at', 'revoked_at'] as const;
+const REFRESH_COLUMNS = ['token_hash', 'user_id', 'family_id', 'created_at', 'expires_at', 'used_at', 'revoked_at', 'generation'] as const;
 
 const API_TOKEN_COLUMNS = ['id', 'user_id', 'description', 'prefix', 'token_hash', 'read_only', 'expires_at', 'last_used_at', 'created_at', 'revoked_at'] as const;
 
 /**
  * AuthStore over the inventory database (SQLite or PostgreSQL, migrated to
- * 0002_auth or later): `users`, `refresh_tokens`, `api_tokens`.
+ * 0004_sessions or later): `users`, `refresh_tokens`, `api_tokens`.
  *
  * Writes here are the auth core's bookkeeping (login state, TOTP steps,
  * token use) and do not pass through the inventory repository: no audit
@@ -172,6 +173,7 @@ export class DbAuthStore implements AuthStore {
         expires_at: this.#ts(token.expires_at),
         used_at: this.#ts(token.used_at),
         revoked_at: this.#ts(token.revoked_at),
+        generation: token.generation,
       })
       .execute();
   }
@@ -187,6 +189,7 @@ export class DbAuthStore implements AuthStore {
       expires_at: this.#date(row.expires_at)!,
       used_at: this.#date(row.used_at),
       revoked_at: this.#date(row.revoked_at),
+      generation: this.#int(row.generation),
     };
   }
 
@@ -317,6 +320,7 @@ export class DbAuthStore implements AuthStore {
       failed_logins: this.#int(row['failed_logins']),
       locked_until: this.#date(row['locked_until']),
       last_login: this.#date(row['last_login']),
+      token_generation: this.#int(row['token_generation']),
     };
   }
 

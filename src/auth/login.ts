@@ -119,11 +119,14 @@ export async function login(
     }
   }
 
+  let current = user;
   if (options.hasher.needsRehash(user.password_hash)) {
     await store.setPasswordHash(user.id, await options.hasher.hash(password));
+    // A new hash moves token_generation on: the new tokens must carry the new one.
+    current = (await store.getUserById(user.id)) ?? user;
   }
   await store.updateLoginState(user.id, { failed_logins: 0, locked_until: null, last_login: now });
-  return issueTokenPair(store, user, options.tokens, now);
+  return issueTokenPair(store, current, options.tokens, now);
 }
 
 async function recordFailure(store: AuthStore, user: UserRecord, now: Date, policy: LockoutPolicy): Promise<void> {

@@ -43,6 +43,12 @@ export interface UserRecord {
   readonly failed_logins: number;
   readonly locked_until: Date | null;
   readonly last_login: Date | null;
+  /**
+   * Moves on whenever the password, role, tenants or active flag change (a
+   * trigger in the database, migration 0004): access and refresh tokens carry
+   * the generation they were issued under and are refused after it moved.
+   */
+  readonly token_generation: number;
 }
 
 export interface NewUser {
@@ -70,6 +76,8 @@ export interface RefreshTokenRecord {
   /** When it was exchanged for a new one; a second use after this is reuse. */
   readonly used_at: Date | null;
   readonly revoked_at: Date | null;
+  /** The user's token_generation when the token was issued; refused once the user's has moved on. */
+  readonly generation: number;
 }
 
 /** A row of `api_tokens`. */
@@ -107,7 +115,10 @@ export interface AuthStore {
    * own, longer lock). A null leaves `locked_until` as it is.
    */
   recordLoginFailure(userId: UserId, lockUntil: (failures: number) => Date | null): Promise<number>;
-  /** Replaces the hash (a rehash with current parameters, or a password change). */
+  /**
+   * Replaces the hash (a rehash with current parameters, or a password
+   * change) and, as every change of the hash does, moves token_generation on.
+   */
   setPasswordHash(userId: UserId, passwordHash: string): Promise<void>;
   setTotp(userId: UserId, totpSecret: string | null, totpEnabled: boolean): Promise<void>;
   /**

@@ -136,7 +136,7 @@ async function readSecret(file: string): Promise<Uint8Array | undefined> {
 // Access tokens (JWT, HS256)
 
 export async function issueAccessToken(
-  user: Pick<UserRecord, 'id' | 'username' | 'role' | 'tenant_ids'>,
+  user: Pick<UserRecord, 'id' | 'username' | 'role' | 'tenant_ids' | 'token_generation'>,
   config: TokenConfig,
   now: Date,
 ): Promise<{ access_token: string; expires_in: number }> {
@@ -146,6 +146,7 @@ export async function issueAccessToken(
     username: user.username,
     role: user.role,
     tenants: [...user.tenant_ids],
+    gen: user.token_generation,
     type: 'access',
   })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
@@ -163,7 +164,16 @@ function isTenantList(x: unknown): x is TenantId[] {
   return Array.isArray(x) && x.every((t) => Number.isSafeInteger(t));
 }
 
-export async function verifyAccessToken(token: string, config: TokenConfig, now: Date): Promise<Principal> {
+/** What a valid access token says: the principal at issue time and the user's token generation then. */
+export interface AccessClaims extends Principal {
+  readonly generation: number;
+}
+
+/**
+ * Checks the signature, expiry and shape of an access token. It says who the
+ * user was when it was issued; `currentPrincipal` says whether that still holds.
+ */
+export async function verifyAccessToken(token: string, config: TokenConfig, now: Date): Promise<AccessClaims> {
   let payload;
   try {
     // Pinning the algorithm keeps a token from choosing how it is checked (`none`, or RS256 with our secret as a public key).
@@ -180,15 +190,33 @@ export async function verifyAccessToken(token: string, config: TokenConfig, now:
     }
     throw invalid('access token is not valid', e);
   }
-  const { sub, username, role, tenants, type } = payload;
+  const { sub, username, role, tenants, gen, type } = payload;
   if (type !== 'access') throw invalid('not an access token');
   if (typeof sub !== 'string' || !/^[1-9][0-9]{0,15}$/.test(sub) || !Number.isSafeInteger(Number(sub))) {
     throw invalid('access token subject is not a user id');
   }
-  if (typeof username !== 'string' || !isRole(role) || !isTenantList(tenants)) {
+  if (typeof username !== 'string' || !isRole(role) || !isTenantList(tenants) || typeof gen !== 'number' || !Number.isSafeInteger(gen) || gen < 0) {
     throw invalid('access token claims are malformed');
   }
-  return { userId: Number(sub), username, role, tenants, readOnly: false, via: 'jwt' };
+  return { userId: Number(sub), username, role, tenants, readOnly: false, via: 'jwt', generation: gen };
+}
+
+/**
+ * The principal an access token stands for now. The user is read on every
+ * request: a deleted or disabled user's tokens stop at once, and a token
+ * issued before a change of password, role or tenants (which moves the
+ * user's token_generation) is refused, so a demoted or re-scoped user cannot
+ * go on with the rights the token was issued with until it expires.
+ */
+export async function currentPrincipal(claims: AccessClaims, store: AuthStore): Promise<Principal> {
+  const user = await store.getUserById(claims.userId);
+  if (user === undefined || !user.is_active) {
+    throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'the user of this access token is gone or disabled');
+  }
+  if (user.token_generation !== claims.generation) {
+    throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'this session ended when the password, role or tenants changed; log in again');
+  }
+  return { userId: user.id, username: user.username, role: user.role, tenants: user.tenant_ids, readOnly: false, via: 'jwt' };
 }
 
 // ---------------------------------------------------------------------------
@@ -199,7 +227,7 @@ const REFRESH_RE = /^dcr_[A-Za-z0-9_-]{43}$/;
 
 async function saveNewRefreshToken(
   store: AuthStore,
-  userId: UserId,
+  user: Pick<UserRecord, 'id' | 'token_generation'>,
   familyId: string,
   config: TokenConfig,
   now: Date,
@@ -208,12 +236,13 @@ async function saveNewRefreshToken(
   const ttl = config.refreshTtlSeconds ?? REFRESH_TOKEN_TTL_SECONDS;
   await store.saveRefreshToken({
     token_hash: sha256Hex(token),
-    user_id: userId,
+    user_id: user.id,
     family_id: familyId,
     created_at: now,
     expires_at: new Date(now.getTime() + ttl * 1000),
     used_at: null,
     revoked_at: null,
+    generation: user.token_generation,
   });
   return token;
 }
@@ -227,7 +256,7 @@ export async function issueTokenPair(
   familyId: string = randomUUID(),
 ): Promise<TokenPair> {
   const { access_token, expires_in } = await issueAccessToken(user, config, now);
-  const refresh_token = await saveNewRefreshToken(store, user.id, familyId, config, now);
+  const refresh_token = await saveNewRefreshToken(store, user, familyId, config, now);
   return { access_token, token_type: 'bearer', expires_in, refresh_token };
 }
 
@@ -236,7 +265,8 @@ export async function issueTokenPair(
  * token presented again means it was copied (the thief or the owner is
  * replaying it), so its whole family is revoked and both parties must log in
  * again (OAuth 2.0 Security BCP, RFC 9700 §4.14.2). Role and tenants are
- * read afresh from the user record.
+ * read afresh from the user record; a token issued before the user's
+ * token_generation moved (password, role, tenants changed) ends its family.
  */
 export async function refreshTokens(
   refreshToken: string,
@@ -263,6 +293,10 @@ export async function refreshTokens(
   if (user === undefined || !user.is_active) {
     await store.revokeRefreshFamily(record.family_id, now);
     throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'the user of this refresh token is gone or disabled');
+  }
+  if (user.token_generation !== record.generation) {
+    await store.revokeRefreshFamily(record.family_id, now);
+    throw new AuthError(AuthErrorCode.TOKEN_REVOKED, 'this session ended when the password, role or tenants changed; log in again');
   }
   const pair = await issueTokenPair(store, user, config, now, record.family_id);
   // A concurrent reuse may have revoked the family between our spend and the
@@ -372,6 +406,6 @@ export async function verifyBearer(
   if (m === null) throw invalid('Authorization is not a bearer token');
   const token = m[1] as string;
   if (token.startsWith('dcp_')) return verifyApiToken(token, store, now);
-  if (token.split('.').length === 3) return verifyAccessToken(token, config, now);
+  if (token.split('.').length === 3) return currentPrincipal(await verifyAccessToken(token, config, now), store);
   throw invalid('bearer token is neither an access token nor an API token');
 }

@@ -401,6 +401,45 @@ async function up0003(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await index(db, 'ix_server_events_server_id', 'server_events', 'server_id, id');
 }
 
+/**
+ * Sessions end when what they were granted on changes: a user's access and
+ * refresh tokens carry the user's token_generation, and a change of password,
+ * role, tenants or active flag moves it on, so tokens issued before are
+ * refused. A trigger moves it, so every way of writing users (the users API,
+ * the auth store, an operator's SQL) ends the sessions alike and in the same
+ * transaction as the change.
+ */
+async function up0004(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void> {
+  await db.schema.alterTable('users').addColumn('token_generation', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  await db.schema.alterTable('refresh_tokens').addColumn('generation', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+  const changed = (o: string, n: string, isNot: string) =>
+    ['password_hash', 'role', 'tenant_ids', 'is_active'].map((c) => `${o}.${c} ${isNot} ${n}.${c}`).join(' or ');
+  if (d.name === 'postgres') {
+    await sql
+      .raw(
+        `create function users_end_sessions() returns trigger language plpgsql as $$
+begin
+  if ${changed('new', 'old', 'is distinct from')} then
+    new.token_generation := old.token_generation + 1;
+  end if;
+  return new;
+end $$`,
+      )
+      .execute(db);
+    await sql`create trigger tr_users_end_sessions before update on users for each row execute function users_end_sessions()`.execute(db);
+  } else {
+    await sql
+      .raw(
+        `create trigger tr_users_end_sessions after update of password_hash, role, tenant_ids, is_active on users for each row
+when ${changed('new', 'old', 'is not')}
+begin
+  update users set token_generation = token_generation + 1 where id = new.id;
+end`,
+      )
+      .execute(db);
+  }
+}
+
 /** Names of every migration, oldest first. */
 export function migrationNames(d: DialectInfo): readonly string[] {
   return Object.keys(migrations(d)).sort();
@@ -412,6 +451,7 @@ function migrations(d: DialectInfo): Record<string, Migration> {
     '0001_inventory': { up: (db) => up0001(db as Kysely<DynamicDatabase>, d) },
     '0002_auth': { up: (db) => up0002(db as Kysely<DynamicDatabase>, d) },
     '0003_boot': { up: (db) => up0003(db as Kysely<DynamicDatabase>, d) },
+    '0004_sessions': { up: (db) => up0004(db as Kysely<DynamicDatabase>, d) },
   };
 }
 

@@ -25,6 +25,7 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
     expires_at: at(3600),
     used_at: null,
     revoked_at: null,
+    generation: 0,
   });
 
   describe(`AuthStore contract: ${name}`, () => {
@@ -92,6 +93,21 @@ export function authStoreContract(name: string, fresh: () => Promise<AuthStore>)
       r = await s.getUserById(u.id);
       assert.equal(r?.totp_secret, null);
       assert.equal(r?.totp_enabled, false);
+    });
+
+    it('a new password hash moves token_generation on; login bookkeeping and TOTP do not; refresh tokens keep theirs', async () => {
+      const s = await fresh();
+      const u = await s.createUser(newUser('gen'));
+      assert.equal(u.token_generation, 0);
+      await s.updateLoginState(u.id, { failed_logins: 2, locked_until: at(60), last_login: at(-10) });
+      await s.recordLoginFailure(u.id, () => at(120));
+      await s.setTotp(u.id, 'JBSWY3DPEHPK3PXP', true);
+      assert.equal(await s.recordTotpStep(u.id, 7), true);
+      assert.equal((await s.getUserById(u.id))?.token_generation, 0);
+      await s.setPasswordHash(u.id, '$argon2id$changed');
+      assert.equal((await s.getUserById(u.id))?.token_generation, 1);
+      await s.saveRefreshToken({ ...refresh('gen-h', 'gen-f', u.id), generation: 1 });
+      assert.equal((await s.findRefreshToken('gen-h'))?.generation, 1);
     });
 
     it('recordLoginFailure counts every one of many concurrent failures and locks from the count it made', async () => {

@@ -73,7 +73,7 @@ for (const backend of backends) {
       const s = new DbAuthStore(db);
       const u = await s.createUser(newUser);
       const t0 = new Date();
-      await s.saveRefreshToken({ token_hash: 'r1', user_id: u.id, family_id: 'f', created_at: t0, expires_at: t0, used_at: null, revoked_at: null });
+      await s.saveRefreshToken({ token_hash: 'r1', user_id: u.id, family_id: 'f', created_at: t0, expires_at: t0, used_at: null, revoked_at: null, generation: 0 });
       await openInventory(db).users.delete(u.id, {}, { user: 'admin', userId: null, sourceIp: null, requestId: null });
       assert.equal(await s.findRefreshToken('r1'), undefined);
     });

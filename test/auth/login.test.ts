@@ -46,7 +46,7 @@ describe('login', () => {
     assert.equal(r.token_type, 'bearer');
     assert.equal(r.expires_in, 900);
     const p = await verifyAccessToken(r.access_token, options.tokens, T0);
-    assert.deepEqual(p, { userId: user.id, username: 'alice', role: 'operator', tenants: [5], readOnly: false, via: 'jwt' });
+    assert.deepEqual(p, { userId: user.id, username: 'alice', role: 'operator', tenants: [5], readOnly: false, via: 'jwt', generation: 0 });
     assert.ok(await refreshTokens(r.refresh_token, store, options.tokens, after(60)));
     const u = await state();
     assert.equal(u.failed_logins, 0);

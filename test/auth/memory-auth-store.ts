@@ -49,6 +49,7 @@ export class MemoryAuthStore implements AuthStore {
       failed_logins: 0,
       locked_until: null,
       last_login: null,
+      token_generation: 0,
     };
     this.users.set(record.id, record);
     return { ...record };
@@ -80,7 +81,15 @@ export class MemoryAuthStore implements AuthStore {
   }
 
   async setPasswordHash(userId: UserId, passwordHash: string): Promise<void> {
-    this.#update(userId, { password_hash: passwordHash });
+    const u = this.users.get(userId);
+    // As the database's trigger does (migration 0004): a new hash ends the user's sessions.
+    this.#update(userId, { password_hash: passwordHash, token_generation: (u?.token_generation ?? 0) + 1 });
+  }
+
+  /** Test helper (the users API's job in production, where a trigger moves the generation): change role or tenants. */
+  setRole(userId: UserId, role: UserRecord['role'], tenantIds: readonly number[]): void {
+    const u = this.users.get(userId);
+    this.#update(userId, { role, tenant_ids: [...tenantIds], token_generation: (u?.token_generation ?? 0) + 1 });
   }
 
   async setTotp(userId: UserId, totpSecret: string | null, totpEnabled: boolean): Promise<void> {

@@ -92,10 +92,11 @@ describe('access tokens', () => {
     assert.equal(claims['role'], 'operator');
     assert.deepEqual(claims['tenants'], [4, 9]);
     assert.equal(claims['type'], 'access');
+    assert.equal(claims['gen'], 0);
     assert.equal(claims.exp, Math.floor(T0.getTime() / 1000) + 900);
 
     const p = await verifyAccessToken(access_token, config, after(899));
-    assert.deepEqual(p, { userId: user.id, username: 'alice', role: 'operator', tenants: [4, 9], readOnly: false, via: 'jwt' });
+    assert.deepEqual(p, { userId: user.id, username: 'alice', role: 'operator', tenants: [4, 9], readOnly: false, via: 'jwt', generation: 0 });
     await rejectsWithCode(verifyAccessToken(access_token, config, after(900)), AuthErrorCode.TOKEN_EXPIRED);
   });
 
@@ -132,11 +133,14 @@ describe('access tokens', () => {
         .setAudience('dcplane-api')
         .setExpirationTime(Math.floor(T0.getTime() / 1000) + 60)
         .sign(secret);
-    const good = { username: 'alice', role: 'viewer', tenants: [], type: 'access' };
+    const good = { username: 'alice', role: 'viewer', tenants: [], gen: 0, type: 'access' };
     assert.equal((await verifyAccessToken(await sign(good), config, T0)).role, 'viewer');
     await rejectsWithCode(verifyAccessToken(await sign({ ...good, type: 'refresh' }), config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyAccessToken(await sign({ ...good, role: 'root' }), config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyAccessToken(await sign({ ...good, tenants: ['x'] }), config, T0), AuthErrorCode.TOKEN_INVALID);
+    // A token without its generation (issued before sessions could end) is no token.
+    await rejectsWithCode(verifyAccessToken(await sign({ ...good, gen: undefined }), config, T0), AuthErrorCode.TOKEN_INVALID);
+    await rejectsWithCode(verifyAccessToken(await sign({ ...good, gen: -1 }), config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyAccessToken(await sign(good, 'alice'), config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyAccessToken(await sign(good, '0'), config, T0), AuthErrorCode.TOKEN_INVALID);
     await rejectsWithCode(verifyAccessToken('a.b.c', config, T0), AuthErrorCode.TOKEN_INVALID);
@@ -341,6 +345,31 @@ describe('verifyBearer', () => {
     const api = await verifyBearer(`bearer ${token}`, store, config, T0);
     assert.equal(api.via, 'api_token');
     assert.equal(api.readOnly, true);
+  });
+
+  it('reads the user on every request: a changed password, role or tenants, or a disabled user, end the session', async () => {
+    const { store, user } = await withUser();
+    const pair = await issueTokenPair(store, user, config, T0);
+    assert.equal((await verifyBearer(`Bearer ${pair.access_token}`, store, config, T0)).role, 'operator');
+    store.setRole(user.id, 'viewer', []);
+    const e = await rejectsWithCode(verifyBearer(`Bearer ${pair.access_token}`, store, config, T0), AuthErrorCode.TOKEN_REVOKED);
+    assert.match(e.message, /log in again/);
+    await rejectsWithCode(refreshTokens(pair.refresh_token, store, config, after(1)), AuthErrorCode.TOKEN_REVOKED);
+    assert.ok([...store.refreshTokens.values()].every((t) => t.revoked_at !== null), 'the old session’s family is revoked');
+
+    const fresh = await issueTokenPair(store, (await store.getUserById(user.id))!, config, after(2));
+    const p = await verifyBearer(`Bearer ${fresh.access_token}`, store, config, after(2));
+    assert.deepEqual([p.role, p.tenants], ['viewer', []], 'role and tenants come from the user, not the token');
+    await store.setPasswordHash(user.id, '$argon2id$other');
+    await rejectsWithCode(verifyBearer(`Bearer ${fresh.access_token}`, store, config, after(3)), AuthErrorCode.TOKEN_REVOKED);
+
+    const again = await issueTokenPair(store, (await store.getUserById(user.id))!, config, after(4));
+    await store.updateLoginState(user.id, { failed_logins: 3, locked_until: null, last_login: null });
+    assert.ok(await verifyBearer(`Bearer ${again.access_token}`, store, config, after(4)), 'login bookkeeping ends nothing');
+    store.users.set(user.id, { ...(await store.getUserById(user.id))!, is_active: false });
+    await rejectsWithCode(verifyBearer(`Bearer ${again.access_token}`, store, config, after(5)), AuthErrorCode.TOKEN_REVOKED);
+    store.users.delete(user.id);
+    await rejectsWithCode(verifyBearer(`Bearer ${again.access_token}`, store, config, after(5)), AuthErrorCode.TOKEN_REVOKED);
   });
 
   it('maps every failure to a code', async () => {

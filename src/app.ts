@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ResolvedConfig } from './config/defaults.js';
+import type { DhcpConfig } from './config/types.js';
 import { createLogger } from './common/logger.js';
 import type { Logger } from './common/logger.js';
 import { createRegistry } from './common/metrics.js';
@@ -22,6 +23,7 @@ import { dhcpPoolsFromRegistry } from './http/dashboard.js';
 import type { DhcpPoolSample } from './http/dashboard.js';
 import { EventHub } from './http/event-hub.js';
 import { openInventory } from './inventory/inventory.js';
+import { DhcpInventory } from './provisioning/dhcp-sync.js';
 import { registerBootFiles, httpBaseFromIpxeUrl } from './provisioning/boot-files.js';
 import { TftpServer } from './tftp/server.js';
 import { VERSION } from './version.js';
@@ -34,6 +36,9 @@ export class Dcplane {
   private api: FastifyInstance | undefined;
   private inventoryDb: Database | undefined;
   private unlock: (() => void) | undefined;
+  private dhcpInventory: DhcpInventory | undefined;
+  /** The file's dhcp section that inventory writes must compose with: the one in force, or the one a reload is applying. */
+  private dhcpFileForWrites: DhcpConfig;
   /** Live events for the WebSocket at /api/v1/ws: inventory changes, TFTP transfers and (once DHCP publishes to it) lease events. */
   readonly events = new EventHub();
 
@@ -41,7 +46,9 @@ export class Dcplane {
     private config: ResolvedConfig,
     readonly logger: Logger,
     readonly registry: Registry,
-  ) {}
+  ) {
+    this.dhcpFileForWrites = config.dhcp;
+  }
 
   static async start(config: ResolvedConfig, logger: Logger = createLogger(config.log.level)): Promise<Dcplane> {
     const app = new Dcplane(config, logger, createRegistry());
@@ -65,7 +72,17 @@ export class Dcplane {
     // The inventory database (migrated at start), users and tokens over it, and the first admin on a first start.
     // Before the network services, so that admin's argon2 hash does not sit between "dhcp ready" and a listening API.
     this.inventoryDb = await openDatabase(c.database, this.dataDir);
-    const inventory = openInventory(this.inventoryDb);
+    const inventory = openInventory(this.inventoryDb, { dhcpFile: () => this.dhcpFileForWrites });
+    // DHCP subnets live in the inventory: the file seeds those it lacks, then the inventory's copy is served (dhcp-sync.ts).
+    const dhcpInventory = new DhcpInventory({
+      inventory,
+      logger: this.logger,
+      registry: this.registry,
+      file: () => this.config.dhcp,
+      apply: async (config) => this.dhcp?.reload(config),
+    });
+    this.dhcpInventory = dhcpInventory;
+    await dhcpInventory.seed(c.dhcp);
     const authStore = new DbAuthStore(this.inventoryDb);
     const hasher = new PasswordHasher();
     const boot = await bootstrapAdmin({ store: authStore, hasher, dataDir: this.dataDir });
@@ -73,10 +90,11 @@ export class Dcplane {
     const tokens = { secret: await loadOrCreateSecret(this.dataDir) };
     if (c.dhcp.enabled) {
       this.store = await openLeaseStore({ dataDir: this.dataDir, database: c.database, commitDelayMs: c.dhcp.commit_delay_ms });
-      this.dhcp = await DhcpServer.start({ config: c.dhcp, store: this.store, logger: this.logger, registry: this.registry, onEvent: (ev) => this.events.publishLease(ev) });
+      this.dhcp = await DhcpServer.start({ config: await dhcpInventory.compose(c.dhcp), store: this.store, logger: this.logger, registry: this.registry, onEvent: (ev) => this.events.publishLease(ev) });
     } else {
       this.logger.info('dhcp disabled (set dhcp.enabled and name dhcp.interfaces in the configuration to serve)');
     }
+    dhcpInventory.start();
     if (c.tftp.enabled) {
       this.tftp = await TftpServer.start({ config: c.tftp, logger: this.logger, registry: this.registry, ipxeUrl: c.dhcp.boot?.ipxe });
       this.tftp.onTransfer((phase, rec) => this.events.publishTransfer(phase, rec));
@@ -107,8 +125,32 @@ export class Dcplane {
     return this.dhcp === undefined ? undefined : dhcpPoolsFromRegistry(this.registry);
   }
 
-  /** Applies a new configuration without a restart; leases are kept. Services turned on or off need a restart. */
+  /** Waits until every inventory change so far has reached the running DHCP service (tests, tools). */
+  async dhcpSettled(): Promise<void> {
+    await this.dhcpInventory?.settled();
+  }
+
+  /**
+   * Applies a new configuration without a restart; leases are kept. Services turned on or off need a restart.
+   * DHCP runs the new file's dhcp section composed with the inventory's subnets (new file subnets seeded first).
+   */
   async reload(config: ResolvedConfig): Promise<void> {
+    this.refuseRestartOnlyChanges(config);
+    const sync = this.dhcpInventory;
+    if (sync === undefined) return this.reloadServices(config, config.dhcp);
+    // Between inventory applies, so none of them runs with half of the new configuration.
+    return sync.exclusive(async () => {
+      this.dhcpFileForWrites = config.dhcp;
+      try {
+        await sync.seed(config.dhcp);
+        await this.reloadServices(config, this.dhcp === undefined ? config.dhcp : await sync.compose(config.dhcp));
+      } finally {
+        this.dhcpFileForWrites = this.config.dhcp;
+      }
+    });
+  }
+
+  private refuseRestartOnlyChanges(config: ResolvedConfig): void {
     if (
       config.dhcp.enabled !== this.config.dhcp.enabled ||
       config.tftp.enabled !== this.config.tftp.enabled ||
@@ -117,12 +159,15 @@ export class Dcplane {
     ) {
       throw new Error('enabling/disabling DHCP or TFTP, or changing database or api.listen, needs a restart');
     }
+  }
+
+  private async reloadServices(config: ResolvedConfig, dhcp: ResolvedConfig['dhcp']): Promise<void> {
     // All or nothing: each service switches only once its new sockets are bound, and if DHCP then refuses,
     // TFTP goes back to the configuration still in force, so a refused reload changes nothing.
     const previous = this.config;
     if (this.tftp !== undefined) await this.tftp.reload(config.tftp, config.dhcp.boot?.ipxe);
     try {
-      if (this.dhcp !== undefined) await this.dhcp.reload(config.dhcp);
+      if (this.dhcp !== undefined) await this.dhcp.reload(dhcp);
     } catch (err) {
       await this.tftp?.reload(previous.tftp, previous.dhcp.boot?.ipxe).catch((e: unknown) => {
         this.logger.error({ err: e }, 'tftp could not return to the running configuration after a refused reload');
@@ -133,6 +178,8 @@ export class Dcplane {
   }
 
   async stop(): Promise<void> {
+    this.dhcpInventory?.stop();
+    this.dhcpInventory = undefined;
     await this.api?.close();
     await this.tftp?.stop();
     await this.dhcp?.stop();

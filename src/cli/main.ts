@@ -3,6 +3,7 @@ import { registerConfig } from './config-command.js';
 import { registerLeases } from './leases-command.js';
 import { registerServe } from './serve-command.js';
 import { registerDemo } from './demo-command.js';
+import { registerImport } from './import-command.js';
 import { VERSION } from '../version.js';
 
 /** Builds the command tree; every command has --help (commander adds it). */
@@ -19,6 +20,7 @@ Examples:
   dcplane serve --config /etc/dcplane.json    start every service the file enables
   dcplane config check /etc/dcplane.json      validate a configuration, listing every problem
   dcplane leases list --subnet 1              show the leases of subnet 1
+  dcplane import servers servers.csv          import servers into a running dcplane (all or nothing, with a progress bar)
   sudo dcplane demo                           watch leases being handed out to simulated clients in a private network namespace`,
     );
   // Sub-commands are made with program.command() so they inherit exitOverride and help settings.
@@ -27,6 +29,7 @@ Examples:
   registerConfig(program);
   registerLeases(program);
   registerDemo(program);
+  registerImport(program);
   return program;
 }
 

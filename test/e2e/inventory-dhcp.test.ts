@@ -140,6 +140,14 @@ describe('the inventory drives DHCP (Dcplane.start in a namespace, udhcpc)', { s
     const refused = await app.http('DELETE', `/api/v1/dhcp/reservations/${reservations.results[0].id}`, undefined, 409);
     assert.equal(refused.code, 'INVENTORY_ERR_RESERVATION_DERIVED');
 
+    // A reservation made through the reservations API is served as soon as it is applied too.
+    const other = randomMac();
+    await app.http('POST', '/api/v1/dhcp/reservations', { subnet_id: 1, mac: other, ip: `${NET}.30`, hostname: 'spare-1' }, 201);
+    await app.settled();
+    r = await runUdhcpc(topo, 'cli', 'eth1', { mac: other, requestOptions: ['hostname'] });
+    assert.equal(r.lease?.ip, `${NET}.30`, r.output);
+    assert.equal(r.lease?.hostname, 'spare-1', r.output);
+
     await app.http('DELETE', `/api/v1/servers/${server.id}`, undefined, 204);
     await app.settled();
     r = await runUdhcpc(topo, 'cli', 'eth1', { mac });

@@ -1,11 +1,16 @@
+/**
+ * kill -9 loses no acknowledged lease, on every backend: a child process
+ * (fixtures/ack-writer.ts) writes durable leases as fast as it can and prints
+ * each one after its apply() resolved; it is killed with SIGKILL at a random
+ * moment, and every lease it printed must then be in storage, read through a
+ * connection of its own, and in a store opened again (the restart).
+ */
 import { after, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SqliteLeaseStore } from '../../../src/dhcp/lease-store/sqlite-lease-store.js';
+import { disposeAll, leaseStoreBackends } from './lease-store-backends.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // Run from source (node --import tsx) or compiled (dist/test/…): start the fixture the same way.
@@ -13,10 +18,7 @@ const fromSource = import.meta.url.endsWith('.ts');
 const fixture = join(here, 'fixtures', fromSource ? 'ack-writer.ts' : 'ack-writer.js');
 const repoRoot = resolve(here, fromSource ? '../../..' : '../../../..');
 
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+after(disposeAll);
 
 interface RunResult {
   /** Highest acknowledged version per address. */
@@ -25,9 +27,9 @@ interface RunResult {
 }
 
 /** Runs the writer until `killAfter` acks were read (then SIGKILL), or fails after `timeoutMs`. */
-function runAndKill(dataDir: string, killAfter: number, timeoutMs: number): Promise<RunResult> {
+function runAndKill(fixtureArgs: readonly string[], killAfter: number, timeoutMs: number): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const args = fromSource ? ['--import', 'tsx', fixture, dataDir] : [fixture, dataDir];
+    const args = fromSource ? ['--import', 'tsx', fixture, ...fixtureArgs] : [fixture, ...fixtureArgs];
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const acked = new Map<number, number>();
     let ackCount = 0;
@@ -66,30 +68,44 @@ function runAndKill(dataDir: string, killAfter: number, timeoutMs: number): Prom
   });
 }
 
-describe('kill -9 loses no acknowledged lease', () => {
-  for (let round = 1; round <= 4; round++) {
-    it(`round ${round}: every acknowledged lease is on disk after SIGKILL`, { timeout: 90_000 }, async (t) => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'dcplane-kill9-'));
-      dirs.push(dataDir);
-      // A random moment: somewhere between 3k and 40k acks, mid-batch as often as not.
-      const killAfter = 3000 + Math.floor(Math.random() * 37_000);
-      const { acked, ackCount } = await runAndKill(dataDir, killAfter, 60_000);
-      const store = await SqliteLeaseStore.open({ dataDir });
-      try {
-        let missing = 0;
-        let stale = 0;
-        for (const [ip, version] of acked) {
-          const l = store.byIp(ip);
-          if (l === undefined) missing++;
-          else if (l.version < version) stale++;
-        }
-        t.diagnostic(`killed after ${ackCount} acks (target ${killAfter}); ${acked.size} addresses acknowledged, ${store.size} on disk`);
-        assert.equal(missing, 0, `${missing} acknowledged leases missing after kill -9`);
-        assert.equal(stale, 0, `${stale} leases older on disk than acknowledged`);
-        assert.ok(ackCount >= killAfter);
-      } finally {
-        await store.close();
-      }
-    });
+/** Addresses whose acknowledged version is missing from `stored` (or older there). */
+function lost(acked: Map<number, number>, stored: (ip: number) => number | undefined): { missing: number; stale: number } {
+  let missing = 0;
+  let stale = 0;
+  for (const [ip, version] of acked) {
+    const v = stored(ip);
+    if (v === undefined) missing++;
+    else if (v < version) stale++;
   }
-});
+  return { missing, stale };
+}
+
+for (const backend of await leaseStoreBackends()) {
+  describe(`kill -9 loses no acknowledged lease: ${backend.name}`, { skip: backend.skip }, () => {
+    for (let round = 1; round <= 4; round++) {
+      it(`round ${round}: every acknowledged lease is stored after SIGKILL, and loaded by the restarted store`, { timeout: 120_000 }, async (t) => {
+        const place = await backend.place();
+        // A random moment: somewhere between 3k and 40k acks, mid-batch as often as not.
+        const killAfter = 3000 + Math.floor(Math.random() * 37_000);
+        const { acked, ackCount } = await runAndKill(place.fixtureArgs, killAfter, 90_000);
+        assert.ok(ackCount >= killAfter);
+
+        const rows = await place.rows();
+        const onDisk = lost(acked, (ip) => rows.get(ip)?.version);
+        t.diagnostic(`killed after ${ackCount} acks (target ${killAfter}); ${acked.size} addresses acknowledged, ${rows.size} stored`);
+        assert.equal(onDisk.missing, 0, `${onDisk.missing} acknowledged leases missing after kill -9`);
+        assert.equal(onDisk.stale, 0, `${onDisk.stale} leases older in storage than acknowledged`);
+
+        // The restart: a writer again (PostgreSQL: it waits for the killed session's owner lock to go).
+        const store = await place.open();
+        try {
+          const inStore = lost(acked, (ip) => store.byIp(ip)?.version);
+          assert.deepEqual(inStore, { missing: 0, stale: 0 });
+          assert.equal(store.size, rows.size);
+        } finally {
+          await store.close();
+        }
+      });
+    }
+  });
+}

@@ -34,6 +34,8 @@ export interface StoredRow {
 
 /** One store's storage: a data directory, or a schema. */
 export interface LeasePlace {
+  /** How fixtures/ack-writer.ts finds this place: `sqlite <dataDir>` or `postgres <schema>`. */
+  readonly fixtureArgs: readonly string[];
   open(opts?: PlaceOpenOptions): Promise<LeaseStore>;
   /** What is committed, read through a connection of its own (not the store's memory), by address. */
   rows(): Promise<Map<number, StoredRow>>;
@@ -86,6 +88,7 @@ function sqlitePlace(): LeasePlace {
     }
   };
   return {
+    fixtureArgs: ['sqlite', dir],
     open: (o = {}) => SqliteLeaseStore.open({ dataDir: dir, ...o }),
     async rows() {
       const db = new Database(file, { readonly: true });
@@ -142,6 +145,7 @@ function postgresPlace(): LeasePlace {
   const schema = `dcplane_leases_${process.pid}_${++schemaCounter}`;
   cleanups.push(() => withClient(undefined, async (c) => void (await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`))));
   return {
+    fixtureArgs: ['postgres', schema],
     open: (o = {}) =>
       PostgresLeaseStore.open({
         url: PG_URL,

@@ -21,6 +21,18 @@
  *    dgram's one allocation, one address string and one callback per
  *    datagram. setWritable/stopReceiver/socketBuffers go with it.
  *
+ *  - TFTP transfer sockets: openBoundSocket/connectSocket/localPort make a
+ *    transfer's own port (its TID) bound to the server's address and
+ *    connected to the client; sendPackets sends on a connected socket (one
+ *    send(2), or sendmmsg(2) for a window), straight from the JS Buffers.
+ *  - A socket group (createGroup/groupAdd/groupWatchWritable/groupRemove/
+ *    stopGroup): one epoll set of many sockets behind one libuv poll handle.
+ *    Whenever any is readable, every ready socket is read with recvmmsg and
+ *    JS gets one call per batch, tagged with each socket's id, in place of
+ *    dgram's allocation, address string and callback per datagram per
+ *    socket. A boot storm's hundreds of transfer sockets cost one callback
+ *    per event-loop turn.
+ *
  * Errors are thrown as JS errors with `code` set to the errno name and
  * `syscall` to the call that failed.
  */
@@ -40,6 +52,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/epoll.h>
 
 static const char *errno_name(int err) {
   switch (err) {
@@ -57,6 +70,11 @@ static const char *errno_name(int err) {
     case ENETDOWN: return "ENETDOWN";
     case EAFNOSUPPORT: return "EAFNOSUPPORT";
     case EOPNOTSUPP: return "EOPNOTSUPP";
+    case EBADF: return "EBADF";
+    case EEXIST: return "EEXIST";
+    case ENOENT: return "ENOENT";
+    case ENETUNREACH: return "ENETUNREACH";
+    case EHOSTUNREACH: return "EHOSTUNREACH";
     default: return "EUNKNOWN";
   }
 }
@@ -182,6 +200,23 @@ static int get_arp_fd(void) {
   return fd;
 }
 
+/* An IPv4 address from JS: dotted text, or a number in host order. */
+static int get_ipv4(napi_env env, napi_value v, struct in_addr *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return -1;
+  if (t == napi_number) {
+    double d = 0;
+    napi_get_value_double(env, v, &d);
+    if (!(d >= 0 && d <= 4294967295.0) || d != (double)(uint32_t)d) return -1;
+    out->s_addr = htonl((uint32_t)d);
+    return 0;
+  }
+  char ip[32] = {0};
+  size_t len = 0;
+  if (t != napi_string || napi_get_value_string_utf8(env, v, ip, sizeof ip, &len) != napi_ok || len == 0 || inet_pton(AF_INET, ip, out) != 1) return -1;
+  return 0;
+}
+
 /* setArp(ifname: string, ip: string | number (host order), mac: Uint8Array): void */
 static napi_value set_arp(napi_env env, napi_callback_info info) {
   size_t argc = 3;
@@ -195,22 +230,7 @@ static napi_value set_arp(napi_env env, napi_callback_info info) {
   memset(&req, 0, sizeof req);
   struct sockaddr_in *pa = (struct sockaddr_in *)&req.arp_pa;
   pa->sin_family = AF_INET;
-  napi_valuetype t;
-  napi_typeof(env, argv[1], &t);
-  if (t == napi_number) {
-    double d = 0;
-    napi_get_value_double(env, argv[1], &d);
-    if (!(d >= 0 && d <= 4294967295.0) || d != (double)(uint32_t)d) { napi_throw_type_error(env, "EINVAL", "bad ip"); return NULL; }
-    pa->sin_addr.s_addr = htonl((uint32_t)d);
-  } else {
-    char ip[32] = {0};
-    size_t len = 0;
-    if (t != napi_string || napi_get_value_string_utf8(env, argv[1], ip, sizeof ip, &len) != napi_ok || len == 0 ||
-        inet_pton(AF_INET, ip, &pa->sin_addr) != 1) {
-      napi_throw_type_error(env, "EINVAL", "bad ip");
-      return NULL;
-    }
-  }
+  if (get_ipv4(env, argv[1], &pa->sin_addr) < 0) { napi_throw_type_error(env, "EINVAL", "bad ip"); return NULL; }
 
   bool is_ta = false;
   napi_is_typedarray(env, argv[2], &is_ta);
@@ -238,6 +258,88 @@ static napi_value set_arp(napi_env env, napi_callback_info info) {
 #define SEND_CHUNK 64
 
 /*
+ * Points iov[0..n) at the Buffers packets[at..at+n) and msgs[k] at iov[k]
+ * (no address: the caller sets msg_name for an unconnected send). Throws
+ * and returns -1 when an element is not a Buffer.
+ */
+static int packets_to_msgs(napi_env env, napi_value packets, uint32_t at, uint32_t n, struct mmsghdr *msgs, struct iovec *iov) {
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value el;
+    void *data = NULL;
+    size_t len = 0;
+    bool is_buffer = false;
+    if (napi_get_element(env, packets, at + k, &el) != napi_ok || napi_is_buffer(env, el, &is_buffer) != napi_ok || !is_buffer ||
+        napi_get_buffer_info(env, el, &data, &len) != napi_ok) {
+      napi_throw_type_error(env, "EINVAL", "packets must be Buffers");
+      return -1;
+    }
+    iov[k].iov_base = data;
+    iov[k].iov_len = len;
+    memset(&msgs[k], 0, sizeof msgs[k]);
+    msgs[k].msg_hdr.msg_iov = &iov[k];
+    msgs[k].msg_hdr.msg_iovlen = 1;
+  }
+  return 0;
+}
+
+/* Reads the (fd, packets, ..., start, end) arguments both send calls take; -1 (thrown) when they are bad. */
+static int send_args(napi_env env, napi_value fdv, napi_value packets, napi_value startv, napi_value endv, int32_t *fd, uint32_t *start, uint32_t *end) {
+  uint32_t length = 0;
+  bool is_array = false;
+  if (napi_get_value_int32(env, fdv, fd) != napi_ok || *fd < 0 ||
+      napi_is_array(env, packets, &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, packets, &length) != napi_ok ||
+      napi_get_value_uint32(env, startv, start) != napi_ok ||
+      napi_get_value_uint32(env, endv, end) != napi_ok || *start > *end || *end > length) {
+    return -1;
+  }
+  return 0;
+}
+
+/* What a send call returns: how many were sent, or -errno when none was. */
+static napi_value send_result(napi_env env, uint32_t sent, int err) {
+  napi_value out;
+  if (sent == 0 && err != 0) napi_create_int32(env, -err, &out);
+  else napi_create_uint32(env, sent, &out);
+  return out;
+}
+
+/*
+ * Sends packets[start..end): to ips[i]:ports[i], or on a connected socket
+ * when ips is NULL. Returns what sendBatch and sendPackets return.
+ */
+static napi_value send_loop(napi_env env, int fd, napi_value packets, uint32_t start, uint32_t end, const uint32_t *ips, const uint16_t *ports) {
+  struct mmsghdr msgs[SEND_CHUNK];
+  struct iovec iov[SEND_CHUNK];
+  struct sockaddr_in addrs[SEND_CHUNK];
+  uint32_t sent = 0;
+  uint32_t at = start;
+  while (at < end) {
+    uint32_t n = end - at < SEND_CHUNK ? end - at : SEND_CHUNK;
+    if (packets_to_msgs(env, packets, at, n, msgs, iov) < 0) return NULL;
+    for (uint32_t k = 0; ips != NULL && k < n; k++) {
+      memset(&addrs[k], 0, sizeof addrs[k]);
+      addrs[k].sin_family = AF_INET;
+      addrs[k].sin_port = htons(ports[at + k]);
+      addrs[k].sin_addr.s_addr = htonl(ips[at + k]);
+      msgs[k].msg_hdr.msg_name = &addrs[k];
+      msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
+    }
+    int r;
+    do {
+      /* One packet on a connected socket (a lock-step block): send(2) spares the kernel sendmmsg's loop. */
+      if (ips == NULL && n == 1) r = send(fd, iov[0].iov_base, iov[0].iov_len, MSG_DONTWAIT) < 0 ? -1 : 1;
+      else r = sendmmsg(fd, msgs, n, MSG_DONTWAIT);
+    } while (r < 0 && errno == EINTR);
+    if (r < 0) return send_result(env, sent, errno);
+    sent += (uint32_t)r;
+    at += (uint32_t)r;
+    if ((uint32_t)r < n) break;
+  }
+  return send_result(env, sent, 0);
+}
+
+/*
  * sendBatch(fd: number, packets: Buffer[], ips: Uint32Array (host order),
  *           ports: Uint16Array, start: number, end: number): number
  *
@@ -253,13 +355,8 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 6) { napi_throw_type_error(env, "EINVAL", "sendBatch(fd, packets, ips, ports, start, end)"); return NULL; }
   int32_t fd = -1;
-  uint32_t start = 0, end = 0, length = 0;
-  bool is_array = false;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
-      napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array ||
-      napi_get_array_length(env, argv[1], &length) != napi_ok ||
-      napi_get_value_uint32(env, argv[4], &start) != napi_ok ||
-      napi_get_value_uint32(env, argv[5], &end) != napi_ok || start > end || end > length) {
+  uint32_t start = 0, end = 0;
+  if (send_args(env, argv[0], argv[1], argv[4], argv[5], &fd, &start, &end) < 0) {
     napi_throw_type_error(env, "EINVAL", "bad sendBatch arguments");
     return NULL;
   }
@@ -279,53 +376,7 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
   const uint32_t *ips = ip_data;
   const uint16_t *ports = port_data;
 
-  struct mmsghdr msgs[SEND_CHUNK];
-  struct iovec iov[SEND_CHUNK];
-  struct sockaddr_in addrs[SEND_CHUNK];
-  uint32_t sent = 0;
-  uint32_t at = start;
-  while (at < end) {
-    uint32_t n = end - at < SEND_CHUNK ? end - at : SEND_CHUNK;
-    for (uint32_t k = 0; k < n; k++) {
-      napi_value el;
-      void *data = NULL;
-      size_t len = 0;
-      bool is_buffer = false;
-      if (napi_get_element(env, argv[1], at + k, &el) != napi_ok || napi_is_buffer(env, el, &is_buffer) != napi_ok || !is_buffer ||
-          napi_get_buffer_info(env, el, &data, &len) != napi_ok) {
-        napi_throw_type_error(env, "EINVAL", "packets must be Buffers");
-        return NULL;
-      }
-      memset(&addrs[k], 0, sizeof addrs[k]);
-      addrs[k].sin_family = AF_INET;
-      addrs[k].sin_port = htons(ports[at + k]);
-      addrs[k].sin_addr.s_addr = htonl(ips[at + k]);
-      iov[k].iov_base = data;
-      iov[k].iov_len = len;
-      memset(&msgs[k], 0, sizeof msgs[k]);
-      msgs[k].msg_hdr.msg_name = &addrs[k];
-      msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
-      msgs[k].msg_hdr.msg_iov = &iov[k];
-      msgs[k].msg_hdr.msg_iovlen = 1;
-    }
-    int r;
-    do {
-      r = sendmmsg(fd, msgs, n, 0);
-    } while (r < 0 && errno == EINTR);
-    if (r < 0) {
-      int e = errno;
-      if (sent > 0) break;
-      napi_value out;
-      napi_create_int32(env, -e, &out);
-      return out;
-    }
-    sent += (uint32_t)r;
-    at += (uint32_t)r;
-    if ((uint32_t)r < n) break;
-  }
-  napi_value out;
-  napi_create_uint32(env, sent, &out);
-  return out;
+  return send_loop(env, fd, argv[1], start, end, ips, ports);
 }
 
 /*
@@ -341,36 +392,40 @@ static napi_value send_batch(napi_env env, napi_callback_info info) {
 /* Poll errors in a row (no datagram read between them) after which the receiver gives up and says so (-EIO). */
 #define POLL_ERRORS_MAX 64
 
+/*
+ * What the receiver and the socket group share: a libuv poll handle on one
+ * descriptor, the JS slab and meta arrays batches land in, and the JS
+ * callbacks, all held by references until the handle closes. Their structs
+ * start with it; the handle's data points at the owner, freed on close.
+ */
 typedef struct {
   uv_poll_t poll;
   napi_env env;
-  int fd;
-  int events;
   int stopped;
-  /* Poll errors since the last datagram read: bounds the restarts of a socket that keeps failing. */
-  int poll_errors;
   uint8_t *slab;
   size_t slot_bytes;
   uint32_t *meta;
   uint32_t slots;
-  napi_ref slab_ref, meta_ref, on_packets, on_writable;
+  napi_ref slab_ref, meta_ref;
+  napi_ref cb[2];
+  int ncb;
   napi_async_context actx;
-} receiver_t;
+} poller_t;
 
-static void receiver_closed(uv_handle_t *h) {
+static void poller_closed(uv_handle_t *h) {
   free(h->data);
 }
 
-/* Calls fn(arg) as a callback from the event loop: microtasks and process.nextTick run after it. */
-static void call_js(receiver_t *r, napi_ref fn_ref, int has_arg, int32_t arg) {
-  napi_env env = r->env;
+/* Calls callback `which` (with arg when has_arg) from the event loop: microtasks and process.nextTick run after it. */
+static void poller_call(poller_t *p, int which, int has_arg, int32_t arg) {
+  napi_env env = p->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value fn, recv, argv[1], result;
-  napi_get_reference_value(env, fn_ref, &fn);
+  napi_get_reference_value(env, p->cb[which], &fn);
   napi_get_global(env, &recv);
   if (has_arg) napi_create_int32(env, arg, &argv[0]);
-  if (napi_make_callback(env, r->actx, recv, fn, has_arg ? 1 : 0, argv, &result) == napi_pending_exception) {
+  if (napi_make_callback(env, p->actx, recv, fn, has_arg ? 1 : 0, argv, &result) == napi_pending_exception) {
     napi_value err;
     napi_get_and_clear_last_exception(env, &err);
     napi_fatal_exception(env, err);
@@ -378,20 +433,137 @@ static void call_js(receiver_t *r, napi_ref fn_ref, int has_arg, int32_t arg) {
   napi_close_handle_scope(env, scope);
 }
 
-static void receiver_stop(receiver_t *r) {
-  if (r->stopped) return;
-  r->stopped = 1;
-  uv_poll_stop(&r->poll);
-  napi_delete_reference(r->env, r->slab_ref);
-  napi_delete_reference(r->env, r->meta_ref);
-  napi_delete_reference(r->env, r->on_packets);
-  napi_delete_reference(r->env, r->on_writable);
-  napi_async_destroy(r->env, r->actx);
-  uv_close((uv_handle_t *)&r->poll, receiver_closed);
+static void poller_stop(poller_t *p) {
+  if (p->stopped) return;
+  p->stopped = 1;
+  uv_poll_stop(&p->poll);
+  napi_delete_reference(p->env, p->slab_ref);
+  napi_delete_reference(p->env, p->meta_ref);
+  for (int i = 0; i < p->ncb; i++) napi_delete_reference(p->env, p->cb[i]);
+  napi_async_destroy(p->env, p->actx);
+  uv_close((uv_handle_t *)&p->poll, poller_closed);
 }
 
+/* The arguments of a poller: slab (a Buffer), meta (a Uint32Array), slot size and ncb callbacks. */
+typedef struct {
+  napi_value slab, meta, slot_bytes;
+  napi_value cb[2];
+  int ncb;
+  uint32_t fields;
+  uint32_t min_slots, max_slots;
+} poller_args_t;
+
+/*
+ * Allocates `size` bytes for an owner that starts with a poller_t, sets the
+ * poller up on fd from `a` and starts polling for `events`. Throws (with
+ * `usage` for bad arguments) and returns NULL when it cannot.
+ */
+static poller_t *poller_start(napi_env env, size_t size, int fd, const poller_args_t *a, const char *name, int events, uv_poll_cb on_event, const char *usage) {
+  uint32_t slot_bytes = 0;
+  void *slab = NULL, *meta = NULL;
+  size_t slab_len = 0, meta_len = 0;
+  bool is_buffer = false, is_ta = false;
+  napi_typedarray_type meta_type;
+  napi_is_buffer(env, a->slab, &is_buffer);
+  napi_is_typedarray(env, a->meta, &is_ta);
+  int fns = 1;
+  for (int i = 0; i < a->ncb; i++) {
+    napi_valuetype t;
+    if (napi_typeof(env, a->cb[i], &t) != napi_ok || t != napi_function) fns = 0;
+  }
+  if (!is_buffer || !is_ta || !fns || napi_get_value_uint32(env, a->slot_bytes, &slot_bytes) != napi_ok || slot_bytes == 0 ||
+      napi_get_buffer_info(env, a->slab, &slab, &slab_len) != napi_ok ||
+      napi_get_typedarray_info(env, a->meta, &meta_type, &meta_len, &meta, NULL, NULL) != napi_ok || meta_type != napi_uint32_array) {
+    napi_throw_type_error(env, "EINVAL", usage);
+    return NULL;
+  }
+  size_t slots = slab_len / slot_bytes;
+  if (meta_len / a->fields < slots) slots = meta_len / a->fields;
+  if (slots > a->max_slots) slots = a->max_slots;
+  if (slots < a->min_slots) { napi_throw_type_error(env, "EINVAL", "slab and meta hold too few slots"); return NULL; }
+  uv_loop_t *loop = NULL;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) { napi_throw_error(env, "EINVAL", "no event loop"); return NULL; }
+  poller_t *p = calloc(1, size);
+  if (p == NULL) { throw_errno(env, "calloc", ENOMEM); return NULL; }
+  p->env = env;
+  p->slab = slab;
+  p->slot_bytes = slot_bytes;
+  p->meta = meta;
+  p->slots = (uint32_t)slots;
+  int e = uv_poll_init(loop, &p->poll, fd);
+  if (e < 0) { free(p); throw_errno(env, "uv_poll_init", -e); return NULL; }
+  p->poll.data = p;
+  napi_create_reference(env, a->slab, 1, &p->slab_ref);
+  napi_create_reference(env, a->meta, 1, &p->meta_ref);
+  p->ncb = a->ncb;
+  for (int i = 0; i < a->ncb; i++) napi_create_reference(env, a->cb[i], 1, &p->cb[i]);
+  napi_value res_name;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &res_name);
+  napi_async_init(env, NULL, res_name, &p->actx);
+  e = uv_poll_start(&p->poll, events, on_event);
+  if (e < 0) {
+    poller_stop(p);
+    throw_errno(env, "uv_poll_start", -e);
+    return NULL;
+  }
+  return p;
+}
+
+static void *get_external(napi_env env, napi_value v) {
+  napi_valuetype t;
+  void *p = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+/* The one argument of a call that takes a receiver or group handle; NULL (thrown) when it is not one. */
+static void *handle_arg(napi_env env, napi_callback_info info, const char *usage) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *p = argc >= 1 ? get_external(env, argv[0]) : NULL;
+  if (p == NULL) napi_throw_type_error(env, "EINVAL", usage);
+  return p;
+}
+
+static napi_value make_external(napi_env env, void *p) {
+  napi_value out;
+  napi_create_external(env, p, NULL, NULL, &out);
+  return out;
+}
+
+/* Reads up to n datagrams of fd with recvmmsg into slab slots first..first+n; recvmmsg's result (-1: errno). */
+static int recv_into_slots(poller_t *p, int fd, uint32_t first, uint32_t n, struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_in *addrs) {
+  for (uint32_t k = 0; k < n; k++) {
+    iov[k].iov_base = p->slab + (size_t)(first + k) * p->slot_bytes;
+    iov[k].iov_len = p->slot_bytes;
+    memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
+    msgs[k].msg_hdr.msg_name = &addrs[k];
+    msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
+    msgs[k].msg_hdr.msg_iov = &iov[k];
+    msgs[k].msg_hdr.msg_iovlen = 1;
+    msgs[k].msg_len = 0;
+  }
+  int r;
+  do {
+    r = recvmmsg(fd, msgs, n, MSG_DONTWAIT, NULL);
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
+#define ON_PACKETS 0
+#define ON_WRITABLE 1
+
+typedef struct {
+  poller_t p;
+  int fd;
+  int events;
+  /* Poll errors since the last datagram read: bounds the restarts of a socket that keeps failing. */
+  int poll_errors;
+} receiver_t;
+
 static void receiver_cleanup_hook(void *arg) {
-  receiver_stop(arg);
+  poller_stop(arg);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
@@ -407,35 +579,22 @@ static void on_poll(uv_poll_t *h, int status, int events) {
     int soerr = 0;
     socklen_t len = sizeof soerr;
     getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
-    call_js(r, r->on_packets, 1, status);
-    if (r->stopped) return;
+    poller_call(&r->p, ON_PACKETS, 1, status);
+    if (r->p.stopped) return;
     if (++r->poll_errors > POLL_ERRORS_MAX) {
-      call_js(r, r->on_packets, 1, -EIO);
+      poller_call(&r->p, ON_PACKETS, 1, -EIO);
       return;
     }
-    int e = uv_poll_start(&r->poll, r->events, on_poll);
-    if (e < 0) call_js(r, r->on_packets, 1, e);
+    int e = uv_poll_start(&r->p.poll, r->events, on_poll);
+    if (e < 0) poller_call(&r->p, ON_PACKETS, 1, e);
     return;
   }
   if (events & UV_READABLE) {
     struct mmsghdr msgs[RECV_BATCH_MAX];
     struct iovec iov[RECV_BATCH_MAX];
     struct sockaddr_in addrs[RECV_BATCH_MAX];
-    for (int round = 0; round < RECV_ROUNDS && !r->stopped; round++) {
-      for (uint32_t k = 0; k < r->slots; k++) {
-        iov[k].iov_base = r->slab + (size_t)k * r->slot_bytes;
-        iov[k].iov_len = r->slot_bytes;
-        memset(&msgs[k].msg_hdr, 0, sizeof msgs[k].msg_hdr);
-        msgs[k].msg_hdr.msg_name = &addrs[k];
-        msgs[k].msg_hdr.msg_namelen = sizeof addrs[k];
-        msgs[k].msg_hdr.msg_iov = &iov[k];
-        msgs[k].msg_hdr.msg_iovlen = 1;
-        msgs[k].msg_len = 0;
-      }
-      int n;
-      do {
-        n = recvmmsg(r->fd, msgs, r->slots, MSG_DONTWAIT, NULL);
-      } while (n < 0 && errno == EINTR);
+    for (int round = 0; round < RECV_ROUNDS && !r->p.stopped; round++) {
+      int n = recv_into_slots(&r->p, r->fd, 0, r->p.slots, msgs, iov, addrs);
       if (n < 0) {
         /* Readiness was consumed by another reader, or a queued ICMP error (ECONNREFUSED...) was returned: nothing to hand over. */
         break;
@@ -443,30 +602,17 @@ static void on_poll(uv_poll_t *h, int status, int events) {
       if (n == 0) break;
       r->poll_errors = 0;
       for (int k = 0; k < n; k++) {
-        uint32_t *m = r->meta + (size_t)k * META_FIELDS;
+        uint32_t *m = r->p.meta + (size_t)k * META_FIELDS;
         m[0] = msgs[k].msg_len;
         m[1] = ntohl(addrs[k].sin_addr.s_addr);
         m[2] = ntohs(addrs[k].sin_port);
         m[3] = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) ? 1 : 0;
       }
-      call_js(r, r->on_packets, 1, n);
-      if ((uint32_t)n < r->slots) break;
+      poller_call(&r->p, ON_PACKETS, 1, n);
+      if ((uint32_t)n < r->p.slots) break;
     }
   }
-  if ((events & UV_WRITABLE) && !r->stopped) call_js(r, r->on_writable, 0, 0);
-}
-
-static napi_value receiver_external(napi_env env, receiver_t *r) {
-  napi_value out;
-  napi_create_external(env, r, NULL, NULL, &out);
-  return out;
-}
-
-static receiver_t *get_receiver(napi_env env, napi_value v) {
-  napi_valuetype t;
-  void *p = NULL;
-  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok) return NULL;
-  return p;
+  if ((events & UV_WRITABLE) && !r->p.stopped) poller_call(&r->p, ON_WRITABLE, 0, 0);
 }
 
 /* startReceiver(fd, slab: Buffer, meta: Uint32Array, slotBytes, onPackets(n), onWritable()): handle */
@@ -474,59 +620,16 @@ static napi_value start_receiver(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 6) { napi_throw_type_error(env, "EINVAL", "startReceiver(fd, slab, meta, slotBytes, onPackets, onWritable)"); return NULL; }
+  const char *usage = "startReceiver(fd, slab, meta, slotBytes, onPackets, onWritable)";
   int32_t fd = -1;
-  uint32_t slot_bytes = 0;
-  void *slab = NULL, *meta = NULL;
-  size_t slab_len = 0, meta_len = 0;
-  bool is_buffer = false, is_ta = false;
-  napi_typedarray_type meta_type;
-  napi_valuetype t1, t2;
-  napi_is_buffer(env, argv[1], &is_buffer);
-  napi_is_typedarray(env, argv[2], &is_ta);
-  napi_typeof(env, argv[4], &t1);
-  napi_typeof(env, argv[5], &t2);
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !is_buffer || !is_ta ||
-      napi_get_value_uint32(env, argv[3], &slot_bytes) != napi_ok || slot_bytes == 0 ||
-      napi_get_buffer_info(env, argv[1], &slab, &slab_len) != napi_ok ||
-      napi_get_typedarray_info(env, argv[2], &meta_type, &meta_len, &meta, NULL, NULL) != napi_ok ||
-      meta_type != napi_uint32_array || t1 != napi_function || t2 != napi_function) {
-    napi_throw_type_error(env, "EINVAL", "bad startReceiver arguments");
-    return NULL;
-  }
-  size_t slots = slab_len / slot_bytes;
-  if (meta_len / META_FIELDS < slots) slots = meta_len / META_FIELDS;
-  if (slots > RECV_BATCH_MAX) slots = RECV_BATCH_MAX;
-  if (slots == 0) { napi_throw_type_error(env, "EINVAL", "slab and meta hold no slot"); return NULL; }
-
-  uv_loop_t *loop = NULL;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == NULL) { napi_throw_error(env, "EINVAL", "no event loop"); return NULL; }
-  receiver_t *r = calloc(1, sizeof *r);
-  if (r == NULL) return throw_errno(env, "calloc", ENOMEM);
-  r->env = env;
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) { napi_throw_type_error(env, "EINVAL", usage); return NULL; }
+  poller_args_t a = { argv[1], argv[2], argv[3], { argv[4], argv[5] }, 2, META_FIELDS, 1, RECV_BATCH_MAX };
+  receiver_t *r = (receiver_t *)poller_start(env, sizeof(receiver_t), fd, &a, "dcplane:udp-receiver", UV_READABLE, on_poll, usage);
+  if (r == NULL) return NULL;
   r->fd = fd;
-  r->slab = slab;
-  r->slot_bytes = slot_bytes;
-  r->meta = meta;
-  r->slots = (uint32_t)slots;
-  int e = uv_poll_init(loop, &r->poll, fd);
-  if (e < 0) { free(r); return throw_errno(env, "uv_poll_init", -e); }
-  r->poll.data = r;
-  napi_create_reference(env, argv[1], 1, &r->slab_ref);
-  napi_create_reference(env, argv[2], 1, &r->meta_ref);
-  napi_create_reference(env, argv[4], 1, &r->on_packets);
-  napi_create_reference(env, argv[5], 1, &r->on_writable);
-  napi_value name;
-  napi_create_string_utf8(env, "dcplane:udp-receiver", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, NULL, name, &r->actx);
   r->events = UV_READABLE;
-  e = uv_poll_start(&r->poll, r->events, on_poll);
-  if (e < 0) {
-    receiver_stop(r);
-    return throw_errno(env, "uv_poll_start", -e);
-  }
   napi_add_env_cleanup_hook(env, receiver_cleanup_hook, r);
-  return receiver_external(env, r);
+  return make_external(env, r);
 }
 
 /* setWritable(handle, on): also watch for writability (a send found the buffer full), or stop watching. */
@@ -534,14 +637,14 @@ static napi_value set_writable(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  receiver_t *r = argc >= 2 ? get_receiver(env, argv[0]) : NULL;
+  receiver_t *r = argc >= 2 ? get_external(env, argv[0]) : NULL;
   bool on = false;
   if (r == NULL || napi_get_value_bool(env, argv[1], &on) != napi_ok) { napi_throw_type_error(env, "EINVAL", "setWritable(handle, on)"); return NULL; }
-  if (r->stopped) return NULL;
+  if (r->p.stopped) return NULL;
   int events = on ? (UV_READABLE | UV_WRITABLE) : UV_READABLE;
   if (events != r->events) {
     r->events = events;
-    int e = uv_poll_start(&r->poll, events, on_poll);
+    int e = uv_poll_start(&r->p.poll, events, on_poll);
     if (e < 0) return throw_errno(env, "uv_poll_start", -e);
   }
   return NULL;
@@ -549,26 +652,32 @@ static napi_value set_writable(napi_env env, napi_callback_info info) {
 
 /* stopReceiver(handle): stops reading and closes the socket; no callback runs after it. */
 static napi_value stop_receiver(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  receiver_t *r = argc >= 1 ? get_receiver(env, argv[0]) : NULL;
-  if (r == NULL) { napi_throw_type_error(env, "EINVAL", "stopReceiver(handle)"); return NULL; }
-  if (r->stopped) return NULL;
+  receiver_t *r = handle_arg(env, info, "stopReceiver(handle)");
+  if (r == NULL || r->p.stopped) return NULL;
   int fd = r->fd;
   napi_remove_env_cleanup_hook(env, receiver_cleanup_hook, r);
-  receiver_stop(r);
+  poller_stop(&r->p);
   close(fd);
   return NULL;
 }
 
-/* socketBuffers(fd): [receive, send] buffer sizes as the kernel reports them (twice what was asked: bookkeeping). */
-static napi_value socket_buffers(napi_env env, napi_callback_info info) {
+/* The one argument of a call that takes a descriptor; -1 (thrown) when it is not one. */
+static int fd_arg(napi_env env, napi_callback_info info, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd = -1;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) { napi_throw_type_error(env, "EINVAL", "socketBuffers(fd)"); return NULL; }
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, "EINVAL", usage);
+    return -1;
+  }
+  return fd;
+}
+
+/* socketBuffers(fd): [receive, send] buffer sizes as the kernel reports them (twice what was asked: bookkeeping). */
+static napi_value socket_buffers(napi_env env, napi_callback_info info) {
+  int fd = fd_arg(env, info, "socketBuffers(fd)");
+  if (fd < 0) return NULL;
   int rcv = 0, snd = 0;
   socklen_t len = sizeof rcv;
   if (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, &len) < 0) return throw_errno(env, "getsockopt(SO_RCVBUF)", errno);
@@ -583,6 +692,279 @@ static napi_value socket_buffers(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* ------------------------------------------------------------------------ */
+/* TFTP transfer sockets                                                     */
+
+/*
+ * openBoundSocket(ip: string, port: number, reuseAddr: boolean, sendBufferBytes: number): number (fd)
+ * A non-blocking IPv4 UDP socket bound to ip:port (port 0: the kernel picks
+ * one); SO_REUSEADDR when asked, so that a second socket can share the port
+ * (a transfer's unconnected stranger socket beside its connected one).
+ */
+static napi_value open_bound_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  struct in_addr addr;
+  uint32_t port = 0, sndbuf = 0;
+  bool reuse = false;
+  if (argc < 4 || get_ipv4(env, argv[0], &addr) < 0 || napi_get_value_uint32(env, argv[1], &port) != napi_ok || port > 65535 ||
+      napi_get_value_bool(env, argv[2], &reuse) != napi_ok || napi_get_value_uint32(env, argv[3], &sndbuf) != napi_ok || sndbuf > (1u << 30)) {
+    napi_throw_type_error(env, "EINVAL", "openBoundSocket(ip, port, reuseAddr, sendBufferBytes)");
+    return NULL;
+  }
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return throw_errno(env, "socket", errno);
+  int one = 1;
+  if (reuse && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "setsockopt(SO_REUSEADDR)", e);
+  }
+  /* Plain SO_SNDBUF: capped by net.core.wmem_max; a window then waits for the buffer (EAGAIN, then writable). */
+  if (sndbuf > 0) (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  sa.sin_addr = addr;
+  if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+    int e = errno; close(fd); return throw_errno(env, "bind", e);
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
+/* connectSocket(fd, ip: string | number (host order), port): void -- the kernel then passes only that peer's datagrams. */
+static napi_value connect_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  uint32_t port = 0;
+  struct sockaddr_in sa;
+  memset(&sa, 0, sizeof sa);
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || get_ipv4(env, argv[1], &sa.sin_addr) < 0 ||
+      napi_get_value_uint32(env, argv[2], &port) != napi_ok || port == 0 || port > 65535) {
+    napi_throw_type_error(env, "EINVAL", "connectSocket(fd, ip, port)");
+    return NULL;
+  }
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons((uint16_t)port);
+  if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) return throw_errno(env, "connect", errno);
+  return NULL;
+}
+
+/* localPort(fd): the port the socket is bound to. */
+static napi_value local_port(napi_env env, napi_callback_info info) {
+  int fd = fd_arg(env, info, "localPort(fd)");
+  if (fd < 0) return NULL;
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0) return throw_errno(env, "getsockname", errno);
+  napi_value out;
+  napi_create_uint32(env, ntohs(sa.sin_port), &out);
+  return out;
+}
+
+/*
+ * sendPackets(fd, packets: Buffer[], start, end): number -- on a connected
+ * socket, packets[start..end) with one send(2) (a single packet) or
+ * sendmmsg(2), from the Buffers' own memory. Returns how many the kernel
+ * took (> 0), or -errno when it refused the one at `start` (-EAGAIN: the
+ * send buffer is full; -ECONNREFUSED: an ICMP error from the peer was
+ * pending). The kernel copies what it takes: the Buffers are free on return.
+ */
+static napi_value send_packets(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  uint32_t start = 0, end = 0;
+  if (argc < 4 || send_args(env, argv[0], argv[1], argv[2], argv[3], &fd, &start, &end) < 0) {
+    napi_throw_type_error(env, "EINVAL", "sendPackets(fd, packets, start, end)");
+    return NULL;
+  }
+  return send_loop(env, fd, argv[1], start, end, NULL, NULL);
+}
+
+/*
+ * The socket group: an epoll set behind one libuv poll handle. Each member
+ * is registered with a 32-bit id chosen by JS. Entries of a batch are
+ * GROUP_FIELDS words in meta: [id, kind, value, source ip (host order),
+ * source port], kind GROUP_DATAGRAM (value: length; the datagram is in slab
+ * slot i), GROUP_TRUNCATED (longer than a slot, dropped), GROUP_WRITABLE,
+ * GROUP_ERROR (value: errno, e.g. ECONNREFUSED from the client's ICMP port
+ * unreachable). JS may remove and close members during its call: the rest
+ * of that epoll_wait's events are never read after a call into JS, since a
+ * closed fd's number may already belong to another socket; they are level
+ * triggered and come back in the next epoll_wait.
+ */
+#define GROUP_FIELDS 5
+#define GROUP_DATAGRAM 0
+#define GROUP_TRUNCATED 1
+#define GROUP_WRITABLE 2
+#define GROUP_ERROR 3
+#define GROUP_EVENTS 128
+/* Datagrams read from one socket per round: one busy socket (a windowed upload) cannot crowd out the others. */
+#define GROUP_PER_SOCKET 16
+/* epoll_wait rounds per readiness of the set before the loop gets a turn (timers, the request socket). */
+#define GROUP_ROUNDS 4
+
+typedef struct {
+  poller_t p;
+  int epfd;
+} group_t;
+
+static void group_stop(group_t *g) {
+  if (g->p.stopped) return;
+  int epfd = g->epfd;
+  poller_stop(&g->p);
+  close(epfd);
+}
+
+static void group_cleanup_hook(void *arg) {
+  group_stop(arg);
+}
+
+static uint32_t *group_entry(group_t *g, uint32_t i, uint32_t id, uint32_t kind, uint32_t value) {
+  uint32_t *m = g->p.meta + (size_t)i * GROUP_FIELDS;
+  m[0] = id;
+  m[1] = kind;
+  m[2] = value;
+  m[3] = 0;
+  m[4] = 0;
+  return m;
+}
+
+static void on_group_poll(uv_poll_t *h, int status, int events) {
+  group_t *g = h->data;
+  (void)events;
+  if (status < 0) {
+    /* The epoll fd itself does not fail short of a bug; say so to JS and poll again. */
+    poller_call(&g->p, 0, 1, status);
+    if (!g->p.stopped) uv_poll_start(&g->p.poll, UV_READABLE, on_group_poll);
+    return;
+  }
+  struct epoll_event evs[GROUP_EVENTS];
+  struct mmsghdr msgs[GROUP_PER_SOCKET];
+  struct iovec iov[GROUP_PER_SOCKET];
+  struct sockaddr_in addrs[GROUP_PER_SOCKET];
+  for (int round = 0; round < GROUP_ROUNDS && !g->p.stopped; round++) {
+    int nev;
+    do {
+      nev = epoll_wait(g->epfd, evs, GROUP_EVENTS, 0);
+    } while (nev < 0 && errno == EINTR);
+    if (nev <= 0) break;
+    uint32_t used = 0;
+    int full = 0;
+    for (int e = 0; e < nev && !full; e++) {
+      uint32_t id = (uint32_t)(evs[e].data.u64 >> 32);
+      int fd = (int)(uint32_t)(evs[e].data.u64 & 0xffffffffu);
+      uint32_t ev = evs[e].events;
+      /* Room for an error, a writable and at least one datagram; otherwise this socket waits for the next round. */
+      if (g->p.slots - used < 3) { full = 1; break; }
+      if (ev & EPOLLERR) {
+        int soerr = 0;
+        socklen_t len = sizeof soerr;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+        if (soerr != 0) group_entry(g, used++, id, GROUP_ERROR, (uint32_t)soerr);
+      }
+      if (ev & EPOLLIN) {
+        uint32_t room = g->p.slots - used - 1;
+        uint32_t cap = room < GROUP_PER_SOCKET ? room : GROUP_PER_SOCKET;
+        int n = recv_into_slots(&g->p, fd, used, cap, msgs, iov, addrs);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+          /* A connected socket returns a pending ICMP error (ECONNREFUSED) once, in place of a datagram. */
+          group_entry(g, used++, id, GROUP_ERROR, (uint32_t)errno);
+        }
+        for (int k = 0; k < n; k++) {
+          int trunc = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+          uint32_t *m = group_entry(g, used + (uint32_t)k, id, trunc ? GROUP_TRUNCATED : GROUP_DATAGRAM, msgs[k].msg_len);
+          m[3] = ntohl(addrs[k].sin_addr.s_addr);
+          m[4] = ntohs(addrs[k].sin_port);
+        }
+        if (n > 0) used += (uint32_t)n;
+      }
+      if (ev & EPOLLOUT) group_entry(g, used++, id, GROUP_WRITABLE, 0);
+    }
+    if (used > 0) poller_call(&g->p, 0, 1, (int32_t)used);
+    if (!full && nev < GROUP_EVENTS) break;
+  }
+}
+
+/* createGroup(slab: Buffer, meta: Uint32Array, slotBytes, onBatch(n)): handle */
+static napi_value create_group(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "createGroup(slab, meta, slotBytes, onBatch)";
+  if (argc < 4) { napi_throw_type_error(env, "EINVAL", usage); return NULL; }
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return throw_errno(env, "epoll_create1", errno);
+  poller_args_t a = { argv[0], argv[1], argv[2], { argv[3], NULL }, 1, GROUP_FIELDS, 3, UINT32_MAX };
+  group_t *g = (group_t *)poller_start(env, sizeof(group_t), epfd, &a, "dcplane:udp-group", UV_READABLE, on_group_poll, usage);
+  if (g == NULL) {
+    close(epfd);
+    return NULL;
+  }
+  g->epfd = epfd;
+  napi_add_env_cleanup_hook(env, group_cleanup_hook, g);
+  return make_external(env, g);
+}
+
+static int group_ctl(napi_env env, napi_callback_info info, int op, const char *usage, const char *syscall) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  group_t *g = argc >= 2 ? get_external(env, argv[0]) : NULL;
+  int32_t fd = -1;
+  uint32_t id = 0;
+  bool writable = false;
+  if (g == NULL || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 ||
+      (op != EPOLL_CTL_DEL && (argc < 3 || napi_get_value_uint32(env, argv[2], &id) != napi_ok)) ||
+      (op == EPOLL_CTL_MOD && (argc < 4 || napi_get_value_bool(env, argv[3], &writable) != napi_ok))) {
+    napi_throw_type_error(env, "EINVAL", usage);
+    return -1;
+  }
+  if (g->p.stopped) return 0;
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN | (writable ? EPOLLOUT : 0);
+  ev.data.u64 = ((uint64_t)id << 32) | (uint32_t)fd;
+  if (epoll_ctl(g->epfd, op, fd, &ev) < 0) {
+    throw_errno(env, syscall, errno);
+    return -1;
+  }
+  return 0;
+}
+
+/* groupAdd(handle, fd, id): read fd as part of the group, its entries tagged with id. */
+static napi_value group_add(napi_env env, napi_callback_info info) {
+  group_ctl(env, info, EPOLL_CTL_ADD, "groupAdd(handle, fd, id)", "epoll_ctl(ADD)");
+  return NULL;
+}
+
+/* groupWatchWritable(handle, fd, id, on): also report when fd can be written (a send found its buffer full), or stop. */
+static napi_value group_watch_writable(napi_env env, napi_callback_info info) {
+  group_ctl(env, info, EPOLL_CTL_MOD, "groupWatchWritable(handle, fd, id, on)", "epoll_ctl(MOD)");
+  return NULL;
+}
+
+/* groupRemove(handle, fd): stop reading fd (before closing it). */
+static napi_value group_remove(napi_env env, napi_callback_info info) {
+  group_ctl(env, info, EPOLL_CTL_DEL, "groupRemove(handle, fd)", "epoll_ctl(DEL)");
+  return NULL;
+}
+
+/* stopGroup(handle): no callback runs after it; the members stay open (their owners close them). */
+static napi_value stop_group(napi_env env, napi_callback_info info) {
+  group_t *g = handle_arg(env, info, "stopGroup(handle)");
+  if (g == NULL || g->p.stopped) return NULL;
+  napi_remove_env_cleanup_hook(env, group_cleanup_hook, g);
+  group_stop(g);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     { "openUdpSocket", NULL, open_udp_socket, NULL, NULL, NULL, napi_default, NULL },
@@ -592,6 +974,15 @@ static napi_value init(napi_env env, napi_value exports) {
     { "setWritable", NULL, set_writable, NULL, NULL, NULL, napi_default, NULL },
     { "stopReceiver", NULL, stop_receiver, NULL, NULL, NULL, napi_default, NULL },
     { "socketBuffers", NULL, socket_buffers, NULL, NULL, NULL, napi_default, NULL },
+    { "openBoundSocket", NULL, open_bound_socket, NULL, NULL, NULL, napi_default, NULL },
+    { "connectSocket", NULL, connect_socket, NULL, NULL, NULL, napi_default, NULL },
+    { "localPort", NULL, local_port, NULL, NULL, NULL, napi_default, NULL },
+    { "sendPackets", NULL, send_packets, NULL, NULL, NULL, napi_default, NULL },
+    { "createGroup", NULL, create_group, NULL, NULL, NULL, napi_default, NULL },
+    { "groupAdd", NULL, group_add, NULL, NULL, NULL, napi_default, NULL },
+    { "groupWatchWritable", NULL, group_watch_writable, NULL, NULL, NULL, napi_default, NULL },
+    { "groupRemove", NULL, group_remove, NULL, NULL, NULL, napi_default, NULL },
+    { "stopGroup", NULL, stop_group, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

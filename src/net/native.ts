@@ -58,13 +58,72 @@ export interface NativeNet {
   stopReceiver(handle: ReceiverHandle): void;
   /** [receive, send] buffer sizes of the socket as the kernel reports them. */
   socketBuffers(fd: number): [number, number];
+  /**
+   * A non-blocking IPv4 UDP socket bound to ip:port (0: the kernel picks),
+   * with SO_REUSEADDR when `reuseAddr`, and SO_SNDBUF `sendBufferBytes` when
+   * not 0 (capped by net.core.wmem_max). Throws like openUdpSocket.
+   */
+  openBoundSocket(ip: string, port: number, reuseAddr: boolean, sendBufferBytes: number): number;
+  /** connect(2)s a UDP socket to ip (dotted, or host order):port: it then receives that peer's datagrams only. */
+  connectSocket(fd: number, ip: string | number, port: number): void;
+  /** The port a socket is bound to. */
+  localPort(fd: number): number;
+  /**
+   * Sends packets[start..end) on a connected socket: send(2) for one,
+   * sendmmsg(2) for more, from the Buffers' memory (free again on return).
+   * Returns how many the kernel took (> 0), or -errno when it refused the one
+   * at `start` (-EAGAIN: send buffer full; -ECONNREFUSED: the peer's ICMP
+   * port unreachable was pending).
+   */
+  sendPackets(fd: number, packets: readonly Buffer[], start: number, end: number): number;
+  /**
+   * A socket group: many sockets read through one epoll set on this thread's
+   * event loop. Whenever members are readable they are drained with recvmmsg
+   * and `onBatch(n)` gets n entries: meta[5i..5i+4] = [member id, kind,
+   * value, source ip (host order), source port]; kind GROUP_KIND.DATAGRAM
+   * (value: length, bytes in slab slot i of `slotBytes`), TRUNCATED (longer
+   * than a slot, dropped), WRITABLE (after groupWatchWritable), ERROR (value:
+   * errno). A negative n is -errno of a failed poll. Slab and meta are reused
+   * by the next batch.
+   */
+  createGroup(slab: Buffer, meta: Uint32Array, slotBytes: number, onBatch: (n: number) => void): GroupHandle;
+  groupAdd(group: GroupHandle, fd: number, id: number): void;
+  groupWatchWritable(group: GroupHandle, fd: number, id: number, on: boolean): void;
+  /** Stops reading fd (call before closing it). */
+  groupRemove(group: GroupHandle, fd: number): void;
+  /** No callback runs after it; members stay open. */
+  stopGroup(group: GroupHandle): void;
 }
+
+/** An addon socket group (opaque). */
+export type GroupHandle = { readonly __brand: 'dcplane-group' };
+
+/** Words per entry of a group batch, and the entry kinds (native/dcplane_net.c). */
+export const GROUP_FIELDS = 5;
+export const GROUP_KIND = { DATAGRAM: 0, TRUNCATED: 1, WRITABLE: 2, ERROR: 3 } as const;
 
 /** An addon receiver (opaque). */
 export type ReceiverHandle = { readonly __brand: 'dcplane-receiver' };
 
 /** What an addon from before the current native/dcplane_net.c lacks: it must be rebuilt, not half used. */
-const REQUIRED: readonly (keyof NativeNet)[] = ['openUdpSocket', 'setArp', 'sendBatch', 'startReceiver', 'setWritable', 'stopReceiver', 'socketBuffers'];
+const REQUIRED: readonly (keyof NativeNet)[] = [
+  'openUdpSocket',
+  'setArp',
+  'sendBatch',
+  'startReceiver',
+  'setWritable',
+  'stopReceiver',
+  'socketBuffers',
+  'openBoundSocket',
+  'connectSocket',
+  'localPort',
+  'sendPackets',
+  'createGroup',
+  'groupAdd',
+  'groupWatchWritable',
+  'groupRemove',
+  'stopGroup',
+];
 
 const ADDON = join('build', 'Release', 'dcplane_net.node');
 

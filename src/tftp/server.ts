@@ -26,6 +26,9 @@ import type { JailRefusal, JailedName, OpenedFile } from './jail.js';
 import { TftpMetrics, fileLabel } from './metrics.js';
 import { TftpRemapper } from './remap.js';
 import { TransferLog } from './transfer-log.js';
+import { DgramTransferSockets, bindSocket, closeDgram } from './transfer-socket.js';
+import type { TransferSocket, TransferSocketFactory } from './transfer-socket.js';
+import { NativeTransferSockets } from './native-socket.js';
 import type { TransferDirection, TransferOutcome, TransferRecord, TransferSource } from './transfer-log.js';
 
 export const TftpServerErrorCode = {
@@ -65,10 +68,6 @@ const MIN_SEND_BUFFER = 256 * 1024;
 const MAX_SEND_BUFFER = 8 * 1024 * 1024;
 /** Bytes read from disk at once for a file served from its descriptor (one pread per ~44 blocks of 1468). */
 const READ_AHEAD_BYTES = 64 * 1024;
-/** Binds tried before giving up on a port that no other transfer of ours holds. */
-const PORT_ATTEMPTS = 8;
-/** How long a closing transfer waits for sends still queued in libuv before closing anyway. */
-const DRAIN_WAIT_MS = 2000;
 /**
  * Least time between two ERROR 5 answers from one transfer port. Strangers'
  * source addresses are unauthenticated: unlimited answers make every transfer
@@ -76,6 +75,8 @@ const DRAIN_WAIT_MS = 2000;
  * at each other as fast as the CPU allows.
  */
 const STRANGER_ANSWER_INTERVAL_MS = 100;
+/** The answer to a stranger; the same bytes every time. */
+const STRANGER_REPLY = encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID');
 /**
  * Resends of an OACK nobody acknowledged. A request with options costs the
  * sender nothing and holds a transfer slot for the whole retry budget; a real
@@ -109,12 +110,9 @@ interface Upload {
 interface Transfer {
   readonly record: TransferRecord;
   readonly key: string;
-  /** Connected to the client when `connected`; then the kernel hands it the client's packets only. */
-  readonly socket: Socket;
-  /** Bound to the same address and port, unconnected: receives every packet not from the client (RFC 1350 §4's strangers). */
-  readonly stranger: Socket | undefined;
-  readonly connected: boolean;
-  readonly port: number;
+  /** The transfer's port (its TID), connected to the client where the platform allows. */
+  io: TransferSocket;
+  port: number;
   readonly session: ReadSession | WriteSession;
   readonly started: number;
   fd: number | undefined;
@@ -128,17 +126,7 @@ interface Transfer {
   countedResends: number;
   /** When this transfer last answered a stranger (performance.now()); -Infinity before the first. */
   strangerAnsweredAt: number;
-  /** Unconnected sends not yet handed to the kernel: closing the socket would cancel them (a final ERROR among them). */
-  pendingSends: number;
   closing: boolean;
-}
-
-/** The sockets of one transfer, bound and (when the platform allows) connected. */
-interface TransferSockets {
-  readonly socket: Socket;
-  readonly stranger: Socket | undefined;
-  readonly connected: boolean;
-  readonly port: number;
 }
 
 function errorCodeOf(packet: Buffer): number | undefined {
@@ -242,43 +230,6 @@ function parseListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(listen.slice(i + 1)) };
 }
 
-function bindSocket(socket: Socket, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    socket.once('error', onError);
-    socket.bind({ address: host, port, exclusive: true }, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function connectSocket(socket: Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.connect(port, address, (err?: Error) => (err === undefined || err === null ? resolve() : reject(err)));
-  });
-}
-
-/** Closes once the sends libuv still holds have left (closing drops them), or after DRAIN_WAIT_MS. */
-function closeWhenDrained(socket: Socket, deadline = performance.now() + DRAIN_WAIT_MS): void {
-  let queued: number;
-  try {
-    queued = socket.getSendQueueCount();
-  } catch {
-    return; // Closed already.
-  }
-  if (queued === 0 || performance.now() >= deadline) closeSocket(socket);
-  else setTimeout(() => closeWhenDrained(socket, deadline), 5).unref();
-}
-
-function closeSocket(socket: Socket): void {
-  try {
-    socket.close();
-  } catch {
-    // Already closed.
-  }
-}
-
 function record(id: number, rinfo: RemoteInfo, direction: TransferDirection, requested: string, mode: string, options: ReadonlyMap<string, string>): TransferRecord {
   return {
     id,
@@ -335,6 +286,11 @@ export class TftpServer {
   private nextId = 1;
   private stopped = false;
   private readonly transferListeners = new Set<TransferListener>();
+  /** The addon's transfer sockets: undefined until the first IPv4 transfer, null when the addon does not load. */
+  private native: NativeTransferSockets | null | undefined;
+  private readonly dgram = new DgramTransferSockets();
+  /** The packets of one session step on their way to the socket (reused: no array per block). */
+  private readonly outbox: (Buffer | undefined)[] = [];
 
   private constructor(opts: TftpServerOptions) {
     this.config = opts.config;
@@ -441,7 +397,7 @@ export class TftpServer {
       if (old === undefined || code !== 'EADDRINUSE' || parseListen(listen).port !== oldPort) throw err;
       const oldListen = this.boundListen(old);
       this.main = undefined;
-      closeSocket(old);
+      closeDgram(old);
       try {
         bound = await this.bindMain(listen);
       } catch (again) {
@@ -454,21 +410,22 @@ export class TftpServer {
       }
     }
     this.main = undefined;
-    if (old !== undefined) closeSocket(old);
-    if (this.stopped) closeSocket(bound);
+    if (old !== undefined) closeDgram(old);
+    if (this.stopped) closeDgram(bound);
     else this.installMain(bound);
   }
 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.main !== undefined) closeSocket(this.main);
+    if (this.main !== undefined) closeDgram(this.main);
     this.main = undefined;
     for (const t of [...this.transfers]) {
       if (!t.finished) this.sendPacket(t, encodeError(TftpErrorCode.NOT_DEFINED, 'server shutting down'));
       this.finish(t, 'failed', 'shutdown');
       this.closeTransfer(t);
     }
+    this.native?.stop();
   }
 
   // -------------------------------------------------------------------------
@@ -485,7 +442,7 @@ export class TftpServer {
     try {
       await bindSocket(socket, host, port);
     } catch (err) {
-      closeSocket(socket);
+      closeDgram(socket);
       throw new TftpServerError(TftpServerErrorCode.LISTEN, `tftp cannot listen on ${listen}: ${(err as Error).message}`, { cause: err });
     }
     try {
@@ -823,28 +780,12 @@ export class TftpServer {
     upload: Upload | undefined,
   ): Promise<void> {
     const key = `${rinfo.address}:${rinfo.port}`;
-    let sockets: TransferSockets;
-    try {
-      sockets = await this.openTransferSockets(rinfo);
-    } catch (err) {
-      if (fd !== undefined) closeSync(fd);
-      if (upload !== undefined) this.discardUpload(upload);
-      throw err;
-    }
-    const socket = sockets.socket;
-    try {
-      socket.setSendBufferSize(Math.min(Math.max(2 * (windowBytes + 64 * Math.ceil(windowBytes / 512)), MIN_SEND_BUFFER), MAX_SEND_BUFFER));
-    } catch {
-      // Capped by net.core.wmem_max; a window then waits on the socket buffer.
-    }
     rec.negotiated = Object.fromEntries(accepted);
     const t: Transfer = {
       record: rec,
       key,
-      socket,
-      stranger: sockets.stranger,
-      connected: sockets.connected,
-      port: sockets.port,
+      io: undefined as unknown as TransferSocket,
+      port: 0,
       session,
       started: performance.now(),
       fd,
@@ -856,17 +797,35 @@ export class TftpServer {
       countedBytes: 0,
       countedResends: 0,
       strangerAnsweredAt: Number.NEGATIVE_INFINITY,
-      pendingSends: 0,
       closing: false,
     };
-    socket.on('message', (msg, from) => this.onTransferPacket(t, msg, from));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      // A connected socket reports the client's ICMP port unreachable (it went away); its timer ends the transfer.
-      if (err.code === 'ECONNREFUSED') this.log.debug({ err, client: key }, 'tftp client port unreachable');
-      else this.log.warn({ err, client: key }, 'tftp transfer socket error');
-    });
-    sockets.stranger?.on('message', (msg, from) => this.answerStranger(t, msg, from));
-    sockets.stranger?.on('error', (err) => this.log.warn({ err, client: key }, 'tftp transfer socket error'));
+    try {
+      t.io = await this.socketsFor(rinfo.address).open({
+        host: this.host,
+        clientIp: rinfo.address,
+        clientPort: rinfo.port,
+        sendBufferBytes: Math.min(Math.max(2 * (windowBytes + 64 * Math.ceil(windowBytes / 512)), MIN_SEND_BUFFER), MAX_SEND_BUFFER),
+        strangerReply: STRANGER_REPLY,
+        portTaken: (port) => this.transferPorts.has(port),
+        handlers: {
+          onPacket: (buf, offset, length) => this.onTransferPacket(t, buf, offset, length),
+          onStranger: (opcode) => this.onStranger(t, opcode),
+          onSent: (packet) => {
+            if (session instanceof ReadSession) session.onSent(packet);
+          },
+          onError: (err) => {
+            // A connected socket reports the client's ICMP port unreachable (it went away); its timer ends the transfer.
+            if (err.code === 'ECONNREFUSED') this.log.debug({ err, client: key }, 'tftp client port unreachable');
+            else this.log.warn({ err, client: key }, 'tftp transfer socket error');
+          },
+        },
+      });
+    } catch (err) {
+      if (fd !== undefined) closeSync(fd);
+      if (upload !== undefined) this.discardUpload(upload);
+      throw err;
+    }
+    t.port = t.io.port;
     this.transfers.add(t);
     this.transferPorts.add(t.port);
     this.byClient.set(key, t);
@@ -881,22 +840,17 @@ export class TftpServer {
     this.run(t, session.start(performance.now()));
   }
 
-  private onTransferPacket(t: Transfer, msg: Buffer, from: RemoteInfo): void {
-    const rec = t.record;
-    // Connected, the kernel passes only the client's packets; one may still have queued before connect().
-    if (from.port !== rec.clientPort || from.address !== rec.clientIp) {
-      this.answerStranger(t, msg, from);
-      return;
-    }
+  private onTransferPacket(t: Transfer, buf: Buffer, offset: number, length: number): void {
     const s = t.session;
     // The steady state of a read, decoded in place: ACK is opcode 4 and a block number.
-    if (msg.length >= 4 && msg[0] === 0 && msg[1] === TftpOpcode.ACK && !t.finished && s instanceof ReadSession) {
-      this.run(t, s.onAck(((msg[2] as number) << 8) | (msg[3] as number), performance.now()));
+    if (length >= 4 && buf[offset] === 0 && buf[offset + 1] === TftpOpcode.ACK && !t.finished && s instanceof ReadSession) {
+      this.run(t, s.onAck(((buf[offset + 2] as number) << 8) | (buf[offset + 3] as number), performance.now()));
       return;
     }
     let p;
     try {
-      p = decodeTftpPacket(msg);
+      // A view of the socket layer's buffer, valid during this call: a write's sink copies its data out at once.
+      p = decodeTftpPacket(offset === 0 && length === buf.length ? buf : buf.subarray(offset, offset + length));
     } catch (err) {
       if (!(err instanceof TftpDecodeError)) throw err;
       this.metrics.dropped.inc({ reason: `transfer_${err.reason}` });
@@ -904,7 +858,7 @@ export class TftpServer {
     }
     const now = performance.now();
     if (t.finished) {
-      if (t.dallying && p.op === 'DATA' && s instanceof WriteSession) this.emit(t, s.onData(p.block, p.data, now));
+      if (t.dallying && p.op === 'DATA' && s instanceof WriteSession) this.run(t, s.onData(p.block, p.data, now), true);
       return;
     }
     if (p.op === 'ACK' && s instanceof ReadSession) this.run(t, s.onAck(p.block, now));
@@ -916,38 +870,37 @@ export class TftpServer {
   /**
    * RFC 1350 §4: "If a source TID does not match, the packet should be discarded as erroneously
    * sent from somewhere else. An error packet should be sent to the source of the incorrect
-   * packet, while not disturbing the transfer." It leaves from the transfer's port, but only for
-   * a packet a misdirected peer of a transfer would send (DATA, ACK, OACK), never for an ERROR
-   * (RFC 1350 §7: an ERROR is never acknowledged, and answering one lets two transfers bounce
-   * ERROR 5s at each other forever), and at most one per STRANGER_ANSWER_INTERVAL_MS.
+   * packet, while not disturbing the transfer." It leaves from the transfer's port (true: the
+   * socket layer sends STRANGER_REPLY), but only for a packet a misdirected peer of a transfer
+   * would send (DATA, ACK, OACK), never for an ERROR (RFC 1350 §7: an ERROR is never
+   * acknowledged, and answering one lets two transfers bounce ERROR 5s at each other forever),
+   * and at most one per STRANGER_ANSWER_INTERVAL_MS.
    */
-  private answerStranger(t: Transfer, msg: Buffer, from: RemoteInfo): void {
-    const op = msg.length >= 2 && msg[0] === 0 ? msg[1] : undefined;
+  private onStranger(t: Transfer, op: number | undefined): boolean {
     if (op !== TftpOpcode.DATA && op !== TftpOpcode.ACK && op !== TftpOpcode.OACK) {
       this.metrics.dropped.inc({ reason: 'unknown_tid_not_answered' });
-      return;
+      return false;
     }
     const now = performance.now();
     if (now - t.strangerAnsweredAt < STRANGER_ANSWER_INTERVAL_MS) {
       this.metrics.dropped.inc({ reason: 'unknown_tid_suppressed' });
-      return;
+      return false;
     }
     this.metrics.dropped.inc({ reason: 'unknown_tid' });
-    if (t.closing) return;
+    if (t.closing) return false;
     t.strangerAnsweredAt = now;
     this.metrics.errorsSent.inc({ code: String(TftpErrorCode.UNKNOWN_TID) });
-    const socket = t.stranger ?? t.socket;
-    socket.send(encodeError(TftpErrorCode.UNKNOWN_TID, 'unknown transfer ID'), from.port, from.address, () => undefined);
+    return true;
   }
 
-  /** Sends the `send` actions only (a dallying write re-ACKs its last block). */
-  private emit(t: Transfer, actions: readonly SessionAction[]): void {
-    for (const a of actions) if (a.kind === 'send') this.sendPacket(t, a.packet);
-  }
-
-  private run(t: Transfer, actions: readonly SessionAction[]): void {
+  /**
+   * Carries out a session's actions: its packets leave together (one sendmmsg for a window on
+   * the addon's sockets), then the transfer ends or its timer is armed. `sendOnly`: a dallying
+   * write re-ACKs its last block and nothing else.
+   */
+  private run(t: Transfer, actions: readonly SessionAction[], sendOnly = false): void {
     // An upload is made durable before its final ACK leaves, so an acknowledged file is really there.
-    if (t.upload !== undefined && actions.some((a) => a.kind === 'done')) {
+    if (!sendOnly && t.upload !== undefined && actions.some((a) => a.kind === 'done')) {
       const failed = this.commitUpload(t.upload);
       if (failed !== undefined) {
         this.sendPacket(t, encodeError(failed.code, failed.message));
@@ -956,10 +909,16 @@ export class TftpServer {
         return;
       }
     }
+    const out = this.outbox;
+    let count = 0;
     for (const a of actions) {
-      if (a.kind === 'send') this.sendPacket(t, a.packet);
-      else if (a.kind === 'done') this.finish(t, 'completed');
-      else {
+      if (a.kind === 'send') out[count++] = a.packet;
+    }
+    if (count > 0) this.sendPackets(t, count);
+    if (sendOnly) return;
+    for (const a of actions) {
+      if (a.kind === 'done') this.finish(t, 'completed');
+      else if (a.kind === 'fail') {
         if (a.cause !== undefined) this.log.warn({ err: a.cause, client: t.key, file: t.record.file }, 'tftp transfer error');
         this.finish(t, 'failed', a.reason);
       }
@@ -969,27 +928,28 @@ export class TftpServer {
   }
 
   private sendPacket(t: Transfer, packet: Buffer): void {
-    const code = errorCodeOf(packet);
-    if (code !== undefined) {
-      this.metrics.errorsSent.inc({ code: String(code) });
-      t.record.errorCode = code;
+    this.outbox[0] = packet;
+    this.sendPackets(t, 1);
+  }
+
+  /** Sends outbox[0..count) to the client; the packets the kernel took at once are free for their session again. */
+  private sendPackets(t: Transfer, count: number): void {
+    const out = this.outbox;
+    for (let i = 0; i < count; i++) {
+      const packet = out[i] as Buffer;
+      // Only an ERROR starts with 0 5: a DATA or ACK is checked with two byte reads.
+      if (packet[1] === TftpOpcode.ERROR) {
+        const code = errorCodeOf(packet);
+        if (code !== undefined) {
+          this.metrics.errorsSent.inc({ code: String(code) });
+          t.record.errorCode = code;
+        }
+      }
     }
+    const free = t.io.send(out as Buffer[], count);
     const s = t.session;
-    if (t.connected) {
-      // Connected: no address to resolve, so dgram sends at once, without a callback or a tick.
-      // When the kernel took the packet (libuv queued nothing) its buffer is free again; a queued
-      // one stays pending in the session, which then fills a fresh buffer for that slot.
-      t.socket.send(packet);
-      if (s instanceof ReadSession && t.socket.getSendQueueCount() === 0) s.onSent(packet);
-      return;
-    }
-    t.pendingSends++;
-    t.socket.send(packet, t.record.clientPort, t.record.clientIp, (err) => {
-      t.pendingSends--;
-      if (s instanceof ReadSession) s.onSent(packet);
-      if (err !== null && err !== undefined && !t.finished) this.log.debug({ err, client: t.key }, 'tftp send failed');
-      if (t.closing && t.pendingSends === 0) closeSocket(t.socket);
-    });
+    if (s instanceof ReadSession) for (let i = 0; i < free; i++) s.onSent(out[i] as Buffer);
+    out.fill(undefined, 0, count);
   }
 
   /** One timer per transfer, re-armed only when the deadline moves earlier; a late ACK just pushes the deadline. */
@@ -1113,66 +1073,23 @@ export class TftpServer {
     if (!this.transfers.delete(t)) return;
     this.transferPorts.delete(t.port);
     t.closing = true;
-    if (t.stranger !== undefined) closeSocket(t.stranger);
-    if (t.connected) closeWhenDrained(t.socket);
-    else if (t.pendingSends === 0) closeSocket(t.socket);
+    t.io.close();
   }
 
-  /**
-   * A transfer's own port (its TID), with a socket connected to the client:
-   * the kernel routes it only the client's packets and sends to a cached
-   * route without an address, which makes a lock-step transfer cheaper per
-   * block. Strangers' packets, which a connected socket would answer with
-   * ICMP, reach a second, unconnected socket on the same address and port
-   * (SO_REUSEADDR on both; Linux prefers the connected socket for the
-   * client's packets), which answers them with ERROR 5. When the second
-   * socket cannot share the port, one unconnected socket serves the transfer.
-   */
-  private async openTransferSockets(rinfo: RemoteInfo): Promise<TransferSockets> {
-    const type = isIPv6(this.host) ? 'udp6' : 'udp4';
-    const rejected: Socket[] = [];
-    try {
-      for (let attempt = 0; attempt < PORT_ATTEMPTS; attempt++) {
-        const socket = createSocket({ type, reuseAddr: true });
+  /** The addon's sockets for IPv4 (dgram's when the addon does not load), dgram's for IPv6. */
+  private socketsFor(clientIp: string): TransferSocketFactory {
+    if (NativeTransferSockets.serves(this.host, clientIp)) {
+      if (this.native === undefined) {
         try {
-          await bindSocket(socket, this.host, 0);
+          this.native = new NativeTransferSockets((err) => this.log.error({ err }, 'tftp transfer sockets cannot be polled'));
         } catch (err) {
-          closeSocket(socket);
-          throw err;
+          this.native = null;
+          this.log.warn({ err }, 'tftp transfer sockets fall back to dgram: the native addon does not load');
         }
-        const port = socket.address().port;
-        // With SO_REUSEADDR the kernel may pick a port another SO_REUSEADDR socket holds: ours must each have their own.
-        if (this.transferPorts.has(port)) {
-          rejected.push(socket);
-          continue;
-        }
-        const stranger = createSocket({ type, reuseAddr: true });
-        try {
-          await bindSocket(stranger, this.host, port);
-        } catch {
-          closeSocket(stranger);
-          return { socket, stranger: undefined, connected: false, port };
-        }
-        try {
-          await connectSocket(socket, rinfo.port, rinfo.address);
-        } catch {
-          closeSocket(stranger);
-          return { socket, stranger: undefined, connected: false, port };
-        }
-        return { socket, stranger, connected: true, port };
       }
-    } finally {
-      for (const r of rejected) closeSocket(r);
+      if (this.native !== null) return this.native;
     }
-    // Only ports our transfers hold came back: one plain socket, which the kernel gives a port of its own.
-    const socket = createSocket({ type });
-    try {
-      await bindSocket(socket, this.host, 0);
-    } catch (err) {
-      closeSocket(socket);
-      throw err;
-    }
-    return { socket, stranger: undefined, connected: false, port: socket.address().port };
+    return this.dgram;
   }
 }
 

@@ -98,9 +98,10 @@ export class RawClient {
     });
   }
 
-  static async open(): Promise<RawClient> {
-    const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  /** A client socket on `address` (an IPv6 one makes a udp6 socket). */
+  static async open(address = '127.0.0.1'): Promise<RawClient> {
+    const socket = createSocket(address.includes(':') ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
     return new RawClient(socket);
   }
 

@@ -4,8 +4,9 @@
 # namespaces the end-to-end tests build, and the real DHCP clients they drive.
 # Run as root (CI runs as root). Safe to run again.
 set -euo pipefail
-# kea-dhcp4-server: a reference server the client wrappers are checked against; kea-admin: perfdhcp.
-pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client kea-dhcp4-server kea-admin tftp-hpa atftp curl qemu-system-x86 ipxe-qemu)
+# kea-dhcp4-server: a reference server the client wrappers are checked against; kea-admin: perfdhcp;
+# chromium: the browser the web UI tests (test/ui) drive through playwright-core.
+pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client kea-dhcp4-server kea-admin tftp-hpa atftp curl qemu-system-x86 ipxe-qemu chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -15,6 +15,7 @@ import { registerDocs } from './docs.js';
 import { EventHub, bridgeInventory } from './event-hub.js';
 import { registerHttpMetrics } from './http-metrics.js';
 import { registerWebSocket } from './ws.js';
+import { registerUi } from './ui-static.js';
 import { ApiErrorCode, errorResponse } from './errors.js';
 import { inputPartOf, registerInventoryRoutes, versionFromHeader } from './inventory-routes.js';
 import { registerImportRoutes } from './import-routes.js';
@@ -225,7 +226,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     app.addHook('onClose', async () => unbridge());
   }
 
+  const ui = await registerUi(app);
   app.setNotFoundHandler((req, reply) => {
+    if (ui.fallback(req, reply)) return;
     void reply.status(404).send({ code: ApiErrorCode.NOT_FOUND, message: `no route ${req.method} ${req.url.slice(0, 200)}`, errors: [] });
   });
   return app;

@@ -298,7 +298,13 @@ export function fileDrift(file: DhcpConfig, subnets: readonly InventorySubnet[],
       const av = (a as unknown as Json)[k];
       const bv = (b as unknown as Json)[k];
       if (k === 'reservations') {
-        const rows = (list: unknown) => JSON.stringify(((list ?? []) as ReservationConfig[]).map((r) => stable(reservationRow(r, 0))).map((x) => JSON.stringify(x)).sort());
+        // MACs and client ids as the inventory stores them (case and separators normalized).
+        const hex = (x: string | null) => (x === null ? null : x.replace(/[:\-.\s]/g, '').toLowerCase());
+        const key = (r: ReservationConfig) => {
+          const row = reservationRow(r, 0);
+          return JSON.stringify(stable({ ...row, mac: hex(row.mac), client_id: hex(row.client_id) }));
+        };
+        const rows = (list: unknown) => JSON.stringify(((list ?? []) as ReservationConfig[]).map(key).sort());
         if (rows(av) !== rows(bv)) differs.push(k);
       } else if (JSON.stringify(stable(av)) !== JSON.stringify(stable(bv))) differs.push(k);
     }

@@ -1,0 +1,95 @@
+/**
+ * The inventory-driven DHCP configuration (src/provisioning): seeding from
+ * the configuration file, the file-vs-inventory rule, live applies and
+ * refused ones, on SQLite and PostgreSQL.
+ */
+import { it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { applyDefaults } from '../../src/config/defaults.js';
+import type { ResolvedDhcpConfig } from '../../src/config/defaults.js';
+import { ConfigError } from '../../src/config/errors.js';
+import { parseConfigText } from '../../src/config/load.js';
+import { DhcpInventory } from '../../src/provisioning/dhcp-sync.js';
+import { jsonLogSink } from '../helpers/app-fixtures.js';
+import { describeEachBackend } from '../inventory/harness.js';
+
+const FILE = applyDefaults({
+  dhcp: {
+    enabled: true,
+    interfaces: ['eth1'],
+    lease_time: 7200,
+    subnets: [
+      {
+        id: 7,
+        subnet: '10.70.0.0/24',
+        interface: 'eth1',
+        pools: ['10.70.0.100-10.70.0.199'],
+        routers: ['10.70.0.1'],
+        options: [{ name: 'domain-name', value: 'lab.example' }],
+        reservations: [{ mac: '52:54:00:70:00:01', ip: '10.70.0.10', hostname: 'pdu-1', options: [{ code: 66, value: 'tftp.lab' }] }],
+      },
+    ],
+  },
+}).dhcp;
+
+describeEachBackend('DHCP configuration from the inventory', (env) => {
+  it('seeds the file once, audited as system; a differing file later is named in a warning and the inventory copy is served', async () => {
+    const { inv } = env();
+    const { logs, sink } = jsonLogSink();
+    const applied: ResolvedDhcpConfig[] = [];
+    let file: ResolvedDhcpConfig = FILE;
+    const registry = new Registry();
+    const sync = new DhcpInventory({ inventory: inv, logger: pino({ level: 'info' }, sink), registry, file: () => file, apply: async (c) => void applied.push(c) });
+    await sync.seed(FILE);
+    const subnet = await inv.dhcpSubnets.get(7);
+    // What resolution added (inherited lease time, empty lists, option codes) is not stored as if the user wrote it.
+    assert.deepEqual(subnet?.config, { interface: 'eth1', pools: ['10.70.0.100-10.70.0.199'], routers: ['10.70.0.1'], options: [{ name: 'domain-name', value: 'lab.example' }] });
+    assert.equal((await inv.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: 7 }] })).rows[0]?.user, 'system');
+    assert.equal(logs.filter((l) => l.level === 40).length, 0, 'the same file is no drift');
+    // Composed: the file's reservation options survive (the inventory has no field for them).
+    const composed = await sync.compose(FILE);
+    assert.deepEqual(composed.subnets[0]?.reservations[0]?.options.map((o) => o.code), [66]);
+
+    file = applyDefaults({ dhcp: { ...FILE, subnets: [{ ...FILE.subnets[0]!, pools: ['10.70.0.150-10.70.0.199'] }] } }).dhcp;
+    await sync.seed(file);
+    const warning = logs.find((l) => l.level === 40 && l.subnet_id === 7);
+    assert.ok(warning !== undefined, JSON.stringify(logs));
+    assert.deepEqual(warning['differs'], ['pools']);
+    assert.match(String(warning['msg']), /inventory's copy is served.*PATCH \/api\/v1\/dhcp\/subnets\/7/);
+    assert.deepEqual((await inv.dhcpSubnets.get(7))?.config['pools'], ['10.70.0.100-10.70.0.199']);
+
+    // Live: an API write is recomposed and applied; a refused apply is counted and the next one applies again.
+    sync.start();
+    await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:02', ip: '10.70.0.11' });
+    await sync.settled();
+    assert.deepEqual(applied.at(-1)?.subnets[0]?.reservations.map((r) => r.ip), ['10.70.0.10', '10.70.0.11']);
+    file = applyDefaults({ dhcp: { ...FILE, interfaces: ['eth2'] } }).dhcp; // subnet 7 names eth1, no longer served
+    await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:03', ip: '10.70.0.12' });
+    await sync.settled();
+    await assert.rejects(sync.compose(file), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.code === 'CONFIG_ERR_INTERFACE_NOT_SERVED'));
+    file = FILE;
+    await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:04', ip: '10.70.0.13' });
+    await sync.settled();
+    sync.stop();
+    const text = await registry.metrics();
+    assert.match(text, /dcplane_dhcp_config_applies_total\{outcome="failed"\} 1\n/);
+    assert.match(text, /dcplane_dhcp_config_applies_total\{outcome="applied"\} 2\n/);
+    assert.equal(applied.at(-1)?.subnets[0]?.reservations.length, 4);
+    // The next test seeds its own file into the same database.
+    await inv.dhcpSubnets.delete(7, { cascade: true });
+  });
+
+  it('seeding the full example file and comparing it again finds no difference', async () => {
+    const { inv } = env();
+    const example = parseConfigText(readFileSync(new URL('../../examples/dcplane.example.json', import.meta.url), 'utf8')).dhcp;
+    const { logs, sink } = jsonLogSink();
+    const sync = new DhcpInventory({ inventory: inv, logger: pino({ level: 'info' }, sink), registry: new Registry(), file: () => example, apply: async () => undefined });
+    await sync.seed(example);
+    await sync.seed(example);
+    assert.deepEqual(logs.filter((l) => Number(l.level) >= 40), []);
+    assert.equal((await sync.compose(example)).subnets.length, example.subnets.length);
+  });
+});

@@ -42,6 +42,30 @@ export interface InventoryEventData {
 export type HubListener = (e: HubEvent) => void;
 
 /**
+ * Raw events for in-process consumers that must cost next to nothing on the
+ * packet paths (the boot timeline): called before any JSON is built, with
+ * objects they must not change. A tap must not throw.
+ */
+export interface HubTap {
+  lease?(ev: EngineEvent): void;
+  transfer?(phase: 'start' | 'end', rec: TransferRecord): void;
+}
+
+/** A DHCP lease event as clients of the hub see it. */
+export function leaseEventData(ev: EngineEvent): Readonly<Record<string, unknown>> {
+  return {
+    event: ev.kind,
+    subnet_id: ev.subnetId ?? null,
+    ip: ev.ip === undefined ? null : formatIpv4(ev.ip),
+    mac: ev.mac,
+    client_id: ev.clientId === '' ? null : ev.clientId,
+    hostname: ev.hostname ?? null,
+    message_type: ev.messageType ?? null,
+    reason: ev.reason ?? null,
+  };
+}
+
+/**
  * In-process fan-out of live events (inventory changes, TFTP transfers, DHCP
  * lease events) to the WebSocket connections. Publishing is synchronous and
  * cheap when nobody listens, so the packet paths can call it unconditionally;
@@ -49,6 +73,7 @@ export type HubListener = (e: HubEvent) => void;
  */
 export class EventHub {
   private readonly listeners = new Set<HubListener>();
+  private readonly taps = new Set<HubTap>();
 
   get listenerCount(): number {
     return this.listeners.size;
@@ -57,6 +82,12 @@ export class EventHub {
   subscribe(listener: HubListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Adds a raw tap (see HubTap); returns the function that removes it. */
+  tap(t: HubTap): () => void {
+    this.taps.add(t);
+    return () => this.taps.delete(t);
   }
 
   publish(e: HubEvent): void {
@@ -71,6 +102,7 @@ export class EventHub {
 
   /** A TFTP transfer began (`start`) or ended (`end`: completed, failed or refused). */
   publishTransfer(phase: 'start' | 'end', rec: TransferRecord): void {
+    for (const t of this.taps) t.transfer?.(phase, rec);
     if (this.listeners.size === 0) return;
     const now = Date.now();
     this.publish({ type: 'tftp', at: new Date(now).toISOString(), data: { event: phase, transfer: transferToJson(rec, now) } });
@@ -82,21 +114,9 @@ export class EventHub {
    * handled packet; see the report of the WebSocket change for the hook.
    */
   publishLease(ev: EngineEvent): void {
+    for (const t of this.taps) t.lease?.(ev);
     if (this.listeners.size === 0) return;
-    this.publish({
-      type: 'dhcp',
-      at: new Date().toISOString(),
-      data: {
-        event: ev.kind,
-        subnet_id: ev.subnetId ?? null,
-        ip: ev.ip === undefined ? null : formatIpv4(ev.ip),
-        mac: ev.mac,
-        client_id: ev.clientId === '' ? null : ev.clientId,
-        hostname: ev.hostname ?? null,
-        message_type: ev.messageType ?? null,
-        reason: ev.reason ?? null,
-      },
-    });
+    this.publish({ type: 'dhcp', at: new Date().toISOString(), data: leaseEventData(ev) });
   }
 }
 

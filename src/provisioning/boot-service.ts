@@ -1,7 +1,9 @@
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { LeaseStore } from '../dhcp/lease.js';
-import type { EventHub, HubEvent } from '../http/event-hub.js';
+import { leaseEventData } from '../http/event-hub.js';
+import type { EventHub } from '../http/event-hub.js';
+import { transferToJson } from '../tftp/transfer-log.js';
 import { InventoryError, InventoryErrorCode } from '../inventory/errors.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { WriteContext } from '../inventory/repository.js';
@@ -94,7 +96,24 @@ export class BootService {
       },
       { ...deps.timeline, ...(deps.registry === undefined ? {} : { registry: deps.registry }), onError: (err) => log.error({ err }, 'boot timeline write failed') },
     );
-    this.unsubscribe.push(deps.hub.subscribe((e) => this.onHubEvent(e)));
+    // Raw taps, not a hub subscription: a subscriber would make the hub build JSON for every DHCP packet.
+    // What is kept here is the event object and the time; the entries are made when the batch is written.
+    this.unsubscribe.push(
+      deps.hub.tap({
+        lease: (ev) => {
+          const at = Date.now();
+          this.timeline.recordLater(() => dhcpTimelineEntries(leaseEventData(ev), at));
+        },
+        transfer: (phase, rec) => {
+          const at = Date.now();
+          // The record is final at `end`; of a `start` only what does not change (client, name) is used.
+          this.timeline.recordLater(() => {
+            const x = tftpTimelineEntry({ event: phase, transfer: transferToJson(rec, at) }, at);
+            return x === undefined ? [] : [x];
+          });
+        },
+      }),
+    );
     this.unsubscribe.push(
       deps.inventory.onChange((events) => {
         for (const e of events) {
@@ -118,16 +137,6 @@ export class BootService {
         this.moving = this.moving.then(() => this.moveStatuses(rows)).catch((err: unknown) => log.error({ err }, 'boot status move failed'));
       }),
     );
-  }
-
-  private onHubEvent(e: HubEvent): void {
-    const at = Date.parse(e.at);
-    if (e.type === 'dhcp') {
-      for (const x of dhcpTimelineEntries(e.data, at)) this.timeline.record(x);
-    } else if (e.type === 'tftp') {
-      const x = tftpTimelineEntry(e.data, at);
-      if (x !== undefined) this.timeline.record(x);
-    }
   }
 
   /** Timeline rows as WebSocket events: inventory events of object type `server_event`, seen by whoever may see the server. */

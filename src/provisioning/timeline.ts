@@ -83,6 +83,13 @@ interface Pending extends TimelineInput {
   readonly atMs: number;
 }
 
+/** An event made only when its batch is written, so the packet path pays for a closure and nothing else. */
+interface Deferred {
+  readonly expand: () => readonly TimelineInput[];
+}
+
+type Queued = Pending | Deferred;
+
 /**
  * Each server's boot timeline (table server_events): DHCP and TFTP events of
  * its MACs, iPXE script fetches, installer callbacks and status changes.
@@ -97,7 +104,7 @@ interface Pending extends TimelineInput {
  * status moves).
  */
 export class ServerTimeline {
-  private queue: Pending[] = [];
+  private queue: Queued[] = [];
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
@@ -141,12 +148,24 @@ export class ServerTimeline {
 
   /** Queues an event; false when it was dropped (queue full, or closed). */
   record(e: TimelineInput): boolean {
+    return this.enqueue({ ...e, atMs: e.at ?? Date.now() });
+  }
+
+  /**
+   * Queues events made by `expand` when the batch is written (it should take
+   * its time stamps when called here, and must not throw); false when dropped.
+   */
+  recordLater(expand: () => readonly TimelineInput[]): boolean {
+    return this.enqueue({ expand });
+  }
+
+  private enqueue(q: Queued): boolean {
     if (this.closed || this.queue.length >= this.maxQueue) {
       this.droppedCount++;
       this.metrics?.dropped.inc();
       return false;
     }
-    this.queue.push({ ...e, atMs: e.at ?? Date.now() });
+    this.queue.push(q);
     if (this.timer === undefined && this.running === undefined) {
       this.timer = setTimeout(() => void this.drain(), this.flushDelayMs);
       this.timer.unref();
@@ -180,7 +199,17 @@ export class ServerTimeline {
     this.running = (async () => {
       try {
         while (this.queue.length > 0) {
-          const batch = this.queue.splice(0, this.batchSize);
+          const batch: Pending[] = [];
+          for (const q of this.queue.splice(0, this.batchSize)) {
+            if (!('expand' in q)) batch.push(q);
+            else {
+              try {
+                for (const e of q.expand()) batch.push({ ...e, atMs: e.at ?? Date.now() });
+              } catch (err) {
+                this.opts.onError?.(err);
+              }
+            }
+          }
           try {
             await this.write(batch);
           } catch (err) {

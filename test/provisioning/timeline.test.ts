@@ -66,6 +66,27 @@ for (const backend of backends) {
       await tl.close();
     });
 
+    it('makes deferred events when their batch is written; one that fails to expand costs only itself', async () => {
+      const id = await server('02:aa:00:00:00:06');
+      const errors: unknown[] = [];
+      const tl = timeline({ onError: (e) => errors.push(e) });
+      let expanded = 0;
+      tl.recordLater(() => {
+        expanded++;
+        return [{ source: 'dhcp', type: 'dhcp.discover', mac: '02:aa:00:00:00:06', message: 'later' }];
+      });
+      tl.recordLater(() => {
+        throw new Error('broken');
+      });
+      tl.record({ source: 'inventory', type: 'status', serverId: id, message: 'now' });
+      assert.equal(expanded, 0, 'nothing is made on the recording path');
+      await tl.flush();
+      assert.equal(expanded, 1);
+      assert.equal(errors.length, 1);
+      assert.deepEqual((await tl.list(id)).rows.map((e) => e.message), ['now', 'later']);
+      await tl.close();
+    });
+
     it('drops and counts events beyond the queue bound instead of growing', async () => {
       const id = await server('02:aa:00:00:00:03');
       const tl = timeline({ maxQueue: 10, flushDelayMs: 60_000 });

@@ -21,6 +21,7 @@ import { DcplaneError } from '../common/errors.js';
  * | AUTH_ERR_TOKEN_REVOKED | 401 | a revoked API token, a refresh token whose family was revoked (logout or reuse), or either of a deleted or disabled user |
  * | AUTH_ERR_FORBIDDEN | 403 | the principal's role does not allow the action on the resource |
  * | AUTH_ERR_TOKEN_READ_ONLY | 403 | a write with a read-only API token |
+ * | AUTH_ERR_SESSION_REQUIRED | 403 | an account-security action (password, TOTP, new API tokens) asked with an API token instead of a login session |
  * | AUTH_ERR_WEAK_PASSWORD | 422 | a password the policy refuses; `reason` says which rule |
  * | AUTH_ERR_SECRET_FILE | 500 | `<data_dir>/jwt-secret` exists but cannot be used (empty, short, not a secret) |
  */
@@ -39,6 +40,7 @@ export const AuthErrorCode = {
   TOKEN_REVOKED: 'AUTH_ERR_TOKEN_REVOKED',
   FORBIDDEN: 'AUTH_ERR_FORBIDDEN',
   TOKEN_READ_ONLY: 'AUTH_ERR_TOKEN_READ_ONLY',
+  SESSION_REQUIRED: 'AUTH_ERR_SESSION_REQUIRED',
   WEAK_PASSWORD: 'AUTH_ERR_WEAK_PASSWORD',
   SECRET_FILE: 'AUTH_ERR_SECRET_FILE',
 } as const;
@@ -60,6 +62,7 @@ export const AUTH_ERROR_HTTP_STATUS = {
   AUTH_ERR_TOKEN_REVOKED: 401,
   AUTH_ERR_FORBIDDEN: 403,
   AUTH_ERR_TOKEN_READ_ONLY: 403,
+  AUTH_ERR_SESSION_REQUIRED: 403,
   AUTH_ERR_WEAK_PASSWORD: 422,
   AUTH_ERR_SECRET_FILE: 500,
 } as const satisfies Record<AuthErrorCode, number>;

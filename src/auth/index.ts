@@ -7,3 +7,4 @@ export * from './rate-limit.js';
 export * from './login.js';
 export * from './rbac.js';
 export * from './bootstrap.js';
+export * from './account.js';

@@ -129,7 +129,8 @@ export async function login(
   return issueTokenPair(store, current, options.tokens, now);
 }
 
-async function recordFailure(store: AuthStore, user: UserRecord, now: Date, policy: LockoutPolicy): Promise<void> {
+/** Counts a failed proof of the password (or code) toward the account's lock. */
+export async function recordFailure(store: AuthStore, user: Pick<UserRecord, 'id'>, now: Date, policy: LockoutPolicy = DEFAULT_LOCKOUT): Promise<void> {
   // Counted by the store, not from `user.failed_logins`: that value was read
   // before the password check, so parallel guesses would all write the same
   // count and never reach the lock.

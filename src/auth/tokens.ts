@@ -305,11 +305,16 @@ export async function refreshTokens(
   return pair;
 }
 
-/** Logout: revokes the token's family. Unknown or malformed tokens are ignored (logout is idempotent). */
-export async function revokeRefreshToken(refreshToken: string, store: AuthStore, now: Date): Promise<void> {
-  if (!REFRESH_RE.test(refreshToken)) return;
+/**
+ * Logout: revokes the token's family and says whose session it was (for the
+ * audit log). Unknown or malformed tokens are ignored (logout is idempotent).
+ */
+export async function revokeRefreshToken(refreshToken: string, store: AuthStore, now: Date): Promise<UserId | undefined> {
+  if (!REFRESH_RE.test(refreshToken)) return undefined;
   const record = await store.findRefreshToken(sha256Hex(refreshToken));
-  if (record !== undefined) await store.revokeRefreshFamily(record.family_id, now);
+  if (record === undefined) return undefined;
+  await store.revokeRefreshFamily(record.family_id, now);
+  return record.user_id;
 }
 
 // ---------------------------------------------------------------------------

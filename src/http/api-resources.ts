@@ -67,7 +67,8 @@ export const API_RESOURCES: readonly ApiResource[] = Object.freeze([
   resource('containers', 'containers'),
   resource('users', 'users', {
     adminOnly: true,
-    readOnly: new Set(['totp_enabled', 'totp_last_step', 'last_login']),
+    // The login state is the auth core's: an unlock is POST /api/v1/users/{id}/unlock (audited), not a write of the counters.
+    readOnly: new Set(['totp_enabled', 'totp_last_step', 'last_login', 'failed_logins', 'locked_until']),
     virtualInputs: new Map([['password', { type: 'string', description: 'Set the password (write-only; hashed with argon2id, checked against the password policy).' }]]),
     display: (r) => str(r['username']) ?? `#${String(r['id'])}`,
   }),

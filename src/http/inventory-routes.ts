@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { checkPasswordPolicy } from '../auth/passwords.js';
 import type { PasswordHasher } from '../auth/passwords.js';
+import { AUDIT_ACTIONS } from '../inventory/audit.js';
 import { InventoryError, InventoryErrorCode, issue } from '../inventory/errors.js';
 import type { InventoryIssue } from '../inventory/errors.js';
 import type { Inventory } from '../inventory/inventory.js';
@@ -296,7 +297,7 @@ const AUDIT_ENTRY: JsonSchema = {
     user: { type: ['string', 'null'] },
     user_id: { type: ['integer', 'null'] },
     source_ip: { type: ['string', 'null'] },
-    action: { type: 'string', enum: ['create', 'update', 'delete'] },
+    action: { type: 'string', enum: [...AUDIT_ACTIONS] },
     object_type: { type: 'string' },
     object_id: { type: ['integer', 'null'] },
     before: { type: ['object', 'null'], description: 'The object before the write (secrets shown as [redacted]).' },

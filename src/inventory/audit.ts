@@ -4,15 +4,27 @@ import type { DialectInfo, DynamicDatabase } from '../db/database.js';
 import type { FieldDef } from './fields.js';
 import type { ReadSpec } from './query.js';
 
+/** What a write through the repositories records. */
 export type AuditAction = 'create' | 'update' | 'delete';
 
+/**
+ * What the auth endpoints record about accounts (src/http/auth-routes.ts):
+ * logins and their failures, logouts, password and TOTP changes, unlocks.
+ * Their entries name the account as object `user`; `after` says what
+ * happened (a reason code, a flag), never a secret or a hash.
+ */
+export const ACCOUNT_AUDIT_ACTIONS = ['login', 'login_failed', 'logout', 'password_change', 'totp_enrol', 'totp_confirm', 'totp_disable', 'unlock'] as const;
+export type AccountAuditAction = (typeof ACCOUNT_AUDIT_ACTIONS)[number];
+
+export const AUDIT_ACTIONS: readonly (AuditAction | AccountAuditAction)[] = ['create', 'update', 'delete', ...ACCOUNT_AUDIT_ACTIONS];
+
 /** One audit entry as appended; `before`/`after` are full snapshots with secrets redacted. */
-export interface AuditEntryInput {
+export interface AuditEntryInput<A extends string = AuditAction> {
   readonly at: string;
   readonly user: string | null;
   readonly user_id: number | null;
   readonly source_ip: string | null;
-  readonly action: AuditAction;
+  readonly action: A;
   readonly object_type: string;
   readonly object_id: number | null;
   readonly before: Readonly<Record<string, unknown>> | null;
@@ -20,7 +32,7 @@ export interface AuditEntryInput {
   readonly request_id: string | null;
 }
 
-export interface AuditEntry extends AuditEntryInput {
+export interface AuditEntry extends AuditEntryInput<AuditAction | AccountAuditAction> {
   readonly id: number;
 }
 
@@ -30,7 +42,7 @@ export const AUDIT_FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, Field
   ['user', { kind: 'text', nullable: true }],
   ['user_id', { kind: 'int', nullable: true }],
   ['source_ip', { kind: 'text', nullable: true }],
-  ['action', { kind: 'text', enum: ['create', 'update', 'delete'] }],
+  ['action', { kind: 'text', enum: AUDIT_ACTIONS }],
   ['object_type', { kind: 'text' }],
   ['object_id', { kind: 'int', nullable: true }],
   ['before', { kind: 'json', nullable: true }],
@@ -52,7 +64,11 @@ export const REDACTED = '[redacted]';
  * of the write they describe so the entry and the change commit together.
  * Exported for writers outside the repositories (logins, token use).
  */
-export async function appendAudit(db: Kysely<DynamicDatabase>, dialect: DialectInfo, entries: readonly AuditEntryInput[]): Promise<void> {
+export async function appendAudit(
+  db: Kysely<DynamicDatabase>,
+  dialect: DialectInfo,
+  entries: readonly AuditEntryInput<AuditAction | AccountAuditAction>[],
+): Promise<void> {
   const cols = [...AUDIT_FIELDS.keys()].filter((c) => c !== 'id');
   const per = Math.max(1, Math.min(500, Math.floor(dialect.maxParams / cols.length)));
   for (let i = 0; i < entries.length; i += per) {

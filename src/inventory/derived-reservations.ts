@@ -84,7 +84,8 @@ export class ReservationDerivation implements DerivedRows {
     if (changes.length === 0) return;
     switch (def.name) {
       case 'servers': {
-        const ids = changes.filter((c) => c.before === undefined || c.after === undefined || c.before['name'] !== c.after['name']).map((c) => (c.after ?? c.before)!.id);
+        // Only a rename matters here: a new server has no interfaces yet, and a deleted one's go first (and bring their reservation along).
+        const ids = changes.filter((c) => c.before !== undefined && c.after !== undefined && c.before['name'] !== c.after['name']).map((c) => c.after!.id);
         if (ids.length > 0) await this.reconcile(tx, ctx, def, ids);
         return;
       }

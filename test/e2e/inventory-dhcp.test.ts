@@ -71,6 +71,11 @@ class AppInNetns {
     await this.ask({ kind: 'settled' });
   }
 
+  /** Dcplane.reload with this configuration (what SIGHUP does after reading the file). */
+  async reload(config: object): Promise<void> {
+    await this.ask({ kind: 'reload', body: config });
+  }
+
   async stop(): Promise<void> {
     if (this.child.exitCode !== null) return;
     const exited = new Promise((resolve) => this.child.once('exit', resolve));
@@ -82,6 +87,7 @@ class AppInNetns {
 describe('the inventory drives DHCP (Dcplane.start in a namespace, udhcpc)', { skip: netnsSkipReason() }, () => {
   let topo: Topology;
   let app: AppInNetns;
+  let config: { readonly dhcp: { readonly subnets: ReadonlyArray<Record<string, unknown>> } & Record<string, unknown> } & Record<string, unknown>;
   const data = tempDataDir();
 
   before(async () => {
@@ -89,7 +95,7 @@ describe('the inventory drives DHCP (Dcplane.start in a namespace, udhcpc)', { s
       namespaces: ['srv', 'cli'],
       links: [{ name: 'lan', a: { ns: 'srv', name: 'eth1', cidr: `${NET}.1/24` }, b: { ns: 'cli', name: 'eth1' } }],
     });
-    const config = {
+    config = {
       data_dir: data.dir,
       // The namespace is this test's own, so its loopback port is free.
       api: { listen: '127.0.0.1:18080' },
@@ -147,6 +153,12 @@ describe('the inventory drives DHCP (Dcplane.start in a namespace, udhcpc)', { s
     r = await runUdhcpc(topo, 'cli', 'eth1', { mac: other, requestOptions: ['hostname'] });
     assert.equal(r.lease?.ip, `${NET}.30`, r.output);
     assert.equal(r.lease?.hostname, 'spare-1', r.output);
+
+    // A reload of a file whose subnet 1 now differs: the inventory's copy (with its reservations) is still what is served.
+    await app.reload({ ...config, dhcp: { ...config.dhcp, subnets: [{ ...config.dhcp.subnets[0], routers: [`${NET}.254`] }] } });
+    r = await runUdhcpc(topo, 'cli', 'eth1', { mac: other });
+    assert.equal(r.lease?.ip, `${NET}.30`, r.output);
+    assert.deepEqual(r.lease?.routers, [`${NET}.1`], r.output);
 
     await app.http('DELETE', `/api/v1/servers/${server.id}`, undefined, 204);
     await app.settled();

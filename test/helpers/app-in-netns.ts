@@ -6,7 +6,8 @@
  *
  * argv[2]: the configuration (JSON). Messages in: {id, kind: 'http', method,
  * path, body?} → {id, status, body}; {id, kind: 'settled'} → {id} once every
- * inventory change has reached the DHCP service; {kind: 'stop'}.
+ * inventory change has reached the DHCP service; {id, kind: 'reload', body:
+ * configuration} → {id} once Dcplane.reload (SIGHUP's path) applied it; {kind: 'stop'}.
  */
 import { pino } from 'pino';
 import { Dcplane } from '../../src/app.js';
@@ -15,7 +16,7 @@ import type { DcplaneConfig } from '../../src/config/types.js';
 
 interface Request {
   readonly id?: number;
-  readonly kind: 'http' | 'settled' | 'stop';
+  readonly kind: 'http' | 'settled' | 'reload' | 'stop';
   readonly method?: string;
   readonly path?: string;
   readonly body?: unknown;
@@ -42,6 +43,12 @@ process.on('message', (raw) => {
     if (m.kind === 'stop') {
       await app.stop();
       process.exit(0);
+    }
+    if (m.kind === 'reload') {
+      // What SIGHUP does with a changed file (serve-command.ts), given the file's content.
+      await app.reload(applyDefaults(m.body as DcplaneConfig));
+      send({ id: m.id });
+      return;
     }
     if (m.kind === 'settled') {
       await app.dhcpSettled();

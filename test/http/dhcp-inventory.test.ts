@@ -53,8 +53,12 @@ for (const backend of await testBackends()) {
         [{ id: 2, subnet: '10.61.0.0/24', config: { interface: 'eth1' } }, 'config.interface', 'CONFIG_ERR_DUPLICATE_SUBNET_INTERFACE'],
         // The id of a subnet of the file's shared network.
         [{ id: 500, subnet: '10.61.0.0/24' }, '', 'CONFIG_ERR_DUPLICATE_SUBNET_ID'],
-        // Overlapping the file's shared-network subnet.
+        // Overlapping the file's shared-network subnet, or another subnet of the inventory.
         [{ id: 2, subnet: '10.50.0.0/16' }, '', 'CONFIG_ERR_SUBNET_OVERLAP'],
+        [{ id: 2, subnet: '10.60.0.128/25' }, 'subnet', 'CONFIG_ERR_SUBNET_OVERLAP'],
+        // What subnetConfig alone let through: a pool holding the network address, a router that is the broadcast address.
+        [{ id: 2, subnet: '10.61.0.0/24', config: { pools: ['10.61.0.0-10.61.0.9'] } }, 'config.pools[0]', 'CONFIG_ERR_POOL_SPECIAL_ADDRESS'],
+        [{ id: 2, subnet: '10.61.0.0/24', config: { routers: ['10.61.0.255'] } }, 'config.routers[0]', 'CONFIG_ERR_BAD_IP'],
       ];
       for (const [body, path, configCode] of cases) {
         const r = await call(app, 'POST', '/api/v1/dhcp/subnets', body);

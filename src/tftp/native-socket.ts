@@ -16,11 +16,12 @@ const SLOT_BYTES = 65536;
 const UNCONNECTED_CHUNK = 64;
 const EAGAIN = osConstants.errno.EAGAIN;
 
+/** An error for a failed call; `errno` negative, as the addon returns it. */
 function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
-  const code = getSystemErrorName(-errno);
+  const code = getSystemErrorName(errno);
   const err: NodeJS.ErrnoException = new Error(`${syscall} ${code}`);
   err.code = code;
-  err.errno = -errno;
+  err.errno = errno;
   err.syscall = syscall;
   return err;
 }
@@ -171,7 +172,7 @@ export class NativeTransferSockets implements TransferSocketFactory {
   private nextKey = 1;
   private stopping = false;
 
-  /** Throws NetError when the addon is missing or stale. */
+  /** Throws NetError when the addon is missing or stale; `onGroupError` hears of a failed poll or a handler that threw. */
   constructor(private readonly onGroupError: (err: Error) => void) {
     this.net = loadNative();
   }
@@ -198,10 +199,15 @@ export class NativeTransferSockets implements TransferSocketFactory {
       const s = this.sockets.get(id >>> 1);
       if (s === undefined) continue;
       const kind = meta[base + 1];
-      if (kind === GROUP_KIND.DATAGRAM) s.onDatagram((id & 1) === 1, this.slab, i * SLOT_BYTES, meta[base + 2] as number, meta[base + 3] as number, meta[base + 4] as number);
-      else if (kind === GROUP_KIND.WRITABLE) s.onWritable();
-      else if (kind === GROUP_KIND.ERROR) s.onError(meta[base + 2] as number);
-      // TRUNCATED: longer than any TFTP packet; dropped.
+      try {
+        if (kind === GROUP_KIND.DATAGRAM) s.onDatagram((id & 1) === 1, this.slab, i * SLOT_BYTES, meta[base + 2] as number, meta[base + 3] as number, meta[base + 4] as number);
+        else if (kind === GROUP_KIND.WRITABLE) s.onWritable();
+        else if (kind === GROUP_KIND.ERROR) s.onError(meta[base + 2] as number);
+        // TRUNCATED: longer than any TFTP packet; dropped.
+      } catch (err) {
+        // One transfer's failure must not cost the others in the batch their packets, nor the process.
+        this.onGroupError(err as Error);
+      }
     }
   }
 

@@ -1081,7 +1081,7 @@ export class TftpServer {
     if (NativeTransferSockets.serves(this.host, clientIp)) {
       if (this.native === undefined) {
         try {
-          this.native = new NativeTransferSockets((err) => this.log.error({ err }, 'tftp transfer sockets cannot be polled'));
+          this.native = new NativeTransferSockets((err) => this.log.error({ err }, 'tftp transfer socket failed'));
         } catch (err) {
           this.native = null;
           this.log.warn({ err }, 'tftp transfer sockets fall back to dgram: the native addon does not load');

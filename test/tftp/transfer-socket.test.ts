@@ -94,6 +94,22 @@ describe('TFTP transfer sockets', () => {
     });
   }
 
+  it('a client that goes away: its ICMP port unreachable is reported, the transfer times out and the server serves on', async () => {
+    const server = await start({ listen: '127.0.0.1:0', timeout: 1, retries: 1 });
+    writeFileSync(join(root, 'gone.bin'), pattern(4096, 3));
+    const failed = new Promise<string | undefined>((resolve) => server.onTransfer((phase, rec) => phase === 'end' && rec.file === 'gone.bin' && resolve(rec.reason)));
+    const c = await RawClient.open();
+    c.send(rrq('gone.bin'), server.port);
+    assert.equal((await c.next()).op, 'DATA');
+    await c.close();
+    // The resend after the timeout meets a closed port: the kernel answers ICMP, the socket reports ECONNREFUSED.
+    assert.equal(await failed, 'timeout');
+    const content = pattern(700, 5);
+    writeFileSync(join(root, 'after.bin'), content);
+    const r = await readWithStranger(server, '127.0.0.1', 'after.bin');
+    assert.ok(r.content.equals(content));
+  });
+
   it('a windowed upload: each window of DATA is read in batches from the shared buffer and written out before the next', async () => {
     const server = await start({ listen: '127.0.0.1:0', max_windowsize: 8, write: { enabled: true, upload_dir: uploads } });
     const blksize = 1024;

@@ -15,6 +15,8 @@ import { createTopology, netnsSkipReason, nodeArgsFor, randomMac } from '../help
 import type { Topology } from '../helpers/netns.js';
 
 const NET = '10.91.7';
+/** Run from source (tsx) or compiled (dist/), like the other helpers spawned in namespaces. */
+const APP_URL = new URL(`../helpers/app-in-netns.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
 
 interface Reply {
   readonly id?: number;
@@ -105,7 +107,7 @@ describe('the inventory drives DHCP (Dcplane.start in a namespace, udhcpc)', { s
         subnets: [{ id: 1, subnet: `${NET}.0/24`, pools: [`${NET}.100-${NET}.199`], routers: [`${NET}.1`] }],
       },
     };
-    const child = topo.spawn('srv', process.execPath, [...nodeArgsFor(new URL('../helpers/app-in-netns.ts', import.meta.url)), JSON.stringify(config)], {
+    const child = topo.spawn('srv', process.execPath, [...nodeArgsFor(APP_URL), JSON.stringify(config)], {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       env: { ...process.env, DCPLANE_ADMIN_PASSWORD: randomBytes(18).toString('base64url') },
     });

@@ -33,6 +33,8 @@ if (!existsSync(CHROMIUM)) {
 if (skip === false && !UI_BUILT) throw new Error(`the web UI is not built (${defaultUiRoot()} has no index.html): run npm run build:ui first`);
 
 async function shot(page: Page, name: string): Promise<void> {
+  // A full-page capture of a scrolled page draws the sticky header over the middle; capture from the top.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 }
 
@@ -128,7 +130,9 @@ describe('web UI in chromium', { skip }, () => {
     await page.getByRole('heading', { name: 'Add rack', level: 1 }).waitFor();
     const dcs = await apiJson(base, '/api/v1/datacenters?code=fra1', adminToken);
     const dcId = (dcs.body['results'] as { id: number }[])[0]?.id;
-    assert.equal(await page.getByLabel('Datacenter').inputValue(), String(dcId));
+    assert.ok(dcId !== undefined);
+    // The picker shows the preset once its options have loaded.
+    await page.waitForFunction((id) => document.querySelector<HTMLSelectElement>('select[name="datacenter_id"]')?.value === id, String(dcId));
     await page.getByLabel('Name').fill('R01');
     await page.getByLabel('Row').fill('A');
     await page.getByLabel('Power capacity (kW)').fill('12');
@@ -179,6 +183,16 @@ describe('web UI in chromium', { skip }, () => {
     await shot(page, '11-server-overlap-error');
     const none = await apiJson(base, '/api/v1/servers?name=web-02', adminToken);
     assert.equal(none.body['count'], 0);
+  });
+
+  it('lists the inventory changes it made as live events on the dashboard (from the WebSocket)', async () => {
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
+    const events = page.locator('ol.events');
+    await events.locator('li', { hasText: 'Server create' }).filter({ hasText: 'web-01' }).waitFor();
+    await events.locator('li', { hasText: 'Rack create' }).filter({ hasText: 'R01' }).waitFor();
+    await events.locator('li', { hasText: 'Datacenter create' }).filter({ hasText: 'Frankfurt 1' }).waitFor();
+    await page.locator('.kpi', { hasText: 'Racks' }).locator('.kpi-value', { hasText: '1' }).waitFor();
+    await shot(page, '11b-dashboard-live-events');
   });
 
   it('keeps the session across a reload, on the same page', async () => {

@@ -13,11 +13,11 @@ function advice(e: ApiError): string | undefined {
 }
 
 /** An error from the API (or any error), announced to screen readers, with what to do next. */
-export function ErrorBanner({ error, title, onRetry, showFieldErrors = true }: { readonly error: unknown; readonly title?: string; readonly onRetry?: () => void; readonly showFieldErrors?: boolean }) {
+export function ErrorBanner({ error, title, message: given, advice: givenAdvice, onRetry, showFieldErrors = true }: { readonly error: unknown; readonly title?: string; readonly message?: string; readonly advice?: string; readonly onRetry?: () => void; readonly showFieldErrors?: boolean }) {
   if (error === undefined || error === null) return null;
   const e = error instanceof ApiError ? error : undefined;
-  const message = e?.message ?? (error instanceof Error ? error.message : String(error));
-  const tip = e === undefined ? undefined : advice(e);
+  const message = given ?? e?.message ?? (error instanceof Error ? error.message : String(error));
+  const tip = givenAdvice ?? (e === undefined ? undefined : advice(e));
   return (
     <div className="banner banner-error" role="alert" tabIndex={-1}>
       <strong>{title ?? 'Something went wrong'}</strong>

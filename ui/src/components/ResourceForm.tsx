@@ -86,7 +86,7 @@ export function RefSelect({ field, value, onChange, emptyLabel, ...aria }: { rea
   const more = (opts.data?.count ?? 0) > rows.length;
   return (
     <div className="ref-select">
-      <select {...aria} value={value} onChange={(e) => onChange(e.target.value)}>
+      <select {...aria} name={field.name} value={value} onChange={(e) => onChange(e.target.value)}>
         <option value="">{emptyLabel ?? (field.required ? `Choose a ${fieldLabel(field.name).toLowerCase()}…` : '(none)')}</option>
         {withCurrent.map((r) => (
           <option key={String(r['id'])} value={String(r['id'])}>
@@ -202,11 +202,18 @@ export function ResourceForm({ meta, sections, initial, preset, submitLabel, onS
     }
   };
 
-  const bannerError = error instanceof ApiError ? new ApiError(error.status, error.code, fieldErrors.size > 0 ? `${error.message}` : error.message, otherErrors) : error;
+  // Refusals shown at their fields are only named in the banner; the rest are listed there.
+  const bannerError = error instanceof ApiError ? new ApiError(error.status, error.code, error.message, otherErrors) : error;
+  const marked = defs.filter((f) => fieldErrors.has(f.name)).map((f) => fieldLabel(f.name));
 
   return (
     <form ref={form} className="resource-form" onSubmit={(e) => void submit(e)} noValidate>
-      {error !== undefined && <ErrorBanner error={bannerError} title={fieldErrors.size > 0 ? 'Not saved: check the marked fields' : 'Not saved'} />}
+      {error !== undefined &&
+        (marked.length > 0 ? (
+          <ErrorBanner error={bannerError} title="Not saved" message={`Correct ${marked.length === 1 ? 'this field' : 'these fields'}: ${marked.join(', ')}.`} advice={marked.length === 1 ? 'The message under it says what is wrong.' : 'The message under each says what is wrong.'} />
+        ) : (
+          <ErrorBanner error={bannerError} title="Not saved" />
+        ))}
       {sections.map((sec) => {
         const here = defs.filter((f) => sec.fields.includes(f.name));
         if (here.length === 0) return null;

@@ -28,7 +28,7 @@ export function TimeSeriesChart({ title, xs, series, unit, height = 180, windowS
       cursor: { drag: { x: false, y: false } },
       // Always the last 15 minutes, so an empty or young chart does not stretch one point over years.
       scales: { x: { time: true, range: (_u, _min, max) => { const end = Number.isFinite(max) && max > 0 ? max : Date.now() / 1000; return [end - windowSeconds, end]; } }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.15)] } },
-      axes: [{ stroke: '#5b6675', grid: { stroke: '#e6e9ee' } }, { stroke: '#5b6675', grid: { stroke: '#e6e9ee' }, label: unit, size: 56 }],
+      axes: [{ stroke: '#5b6675', grid: { stroke: '#e6e9ee' }, values: (_u, splits) => splits.map((t) => new Date(t * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })) }, { stroke: '#5b6675', grid: { stroke: '#e6e9ee' }, label: unit, size: 56 }],
       series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, fill: `${s.color}22`, points: { show: false } }))],
     };
     const p = new uPlot(opts, [[], ...series.map(() => [])] as unknown as uPlot.AlignedData, el);

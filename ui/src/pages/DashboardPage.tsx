@@ -255,7 +255,7 @@ export function DashboardPage() {
         </>
       )}
 
-      <h2 className="section-title">Live activity <span className="muted small">rates over the last minute, one point every {SAMPLE_SECONDS} s, since this page was opened</span></h2>
+      <h2 className="section-title">Live activity <span className="muted small">rates over the last minute, one point every {SAMPLE_SECONDS} s, since dcplane was opened in this tab</span></h2>
       <section className="panels charts" aria-label="Live activity">
         <div className="panel">
           <TimeSeriesChart title="DHCP leases per minute" xs={xs} series={leaseSeries} unit="per min" note={d !== undefined && !d.dhcp.enabled ? 'DHCP is off on this node' : undefined} />

@@ -58,6 +58,8 @@ export const AUDIT_READ_SPEC: ReadSpec = {
 };
 
 export const REDACTED = '[redacted]';
+/** A secret an update changed (a password set through the users API). */
+export const REDACTED_CHANGED = '[redacted: changed]';
 
 /**
  * Appends entries to the audit log on `db`, which should be the transaction

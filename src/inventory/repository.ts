@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Kysely, RawBuilder } from 'kysely';
 import type { ColumnKind, Database, DialectInfo, DynamicDatabase } from '../db/database.js';
-import { REDACTED, appendAudit } from './audit.js';
+import { REDACTED, REDACTED_CHANGED, appendAudit } from './audit.js';
 import type { AuditAction, AuditEntryInput } from './audit.js';
 import { InventoryError, InventoryErrorCode as E, issue } from './errors.js';
 import type { InventoryErrorCode, InventoryIssue } from './errors.js';
@@ -147,11 +147,17 @@ export function decodeRow(def: ResourceDef, dialect: DialectInfo, raw: Row): Any
   return out as AnyRow;
 }
 
-/** A snapshot for the audit log and change events: secrets replaced by a marker. */
-export function redact(def: ResourceDef, row: AnyRow | undefined): Record<string, unknown> | null {
+/**
+ * A snapshot for the audit log and change events: secrets replaced by a
+ * marker. Given the row before an update, a secret the update changed gets
+ * its own marker, so the log shows that a password was set without showing it.
+ */
+export function redact(def: ResourceDef, row: AnyRow | undefined, before?: AnyRow): Record<string, unknown> | null {
   if (row === undefined) return null;
   const out: Row = { ...row };
-  for (const [name, f] of Object.entries(def.fields)) if (f.secret === true && out[name] !== null) out[name] = REDACTED;
+  for (const [name, f] of Object.entries(def.fields)) {
+    if (f.secret === true && out[name] !== null) out[name] = before !== undefined && before[name] !== row[name] ? REDACTED_CHANGED : REDACTED;
+  }
   return out;
 }
 
@@ -236,7 +242,11 @@ export class Repository<T extends object> {
     const n = Number(count.rows[0]?.n ?? 0);
     if (c.limit === 0 || c.offset >= n) return { count: n, rows: [] };
     const cols = sql.join(columnsOf(this.def).map((x) => sql.ref(x)));
-    const r = await sql<Row>`select ${cols} from ${table} where ${c.where} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`.execute(db);
+    // The page's ids first, then their rows: the offset and the sort walk ids
+    // (an index alone, when one covers the filter and the order) instead of
+    // carrying every column of every row they pass.
+    const page = sql`select ${sql.ref('id')} from ${table} where ${c.where} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`;
+    const r = await sql<Row>`select ${cols} from ${table} where ${sql.ref('id')} in (${page}) order by ${c.orderBy}`.execute(db);
     return { count: n, rows: r.rows.map((raw) => decodeRow(this.def, this.dialect, raw) as unknown as T) };
   }
 
@@ -760,7 +770,7 @@ export class Repository<T extends object> {
       object_type: def.objectType,
       object_id: (c.after ?? c.before)!.id,
       before: redact(def, c.before),
-      after: redact(def, c.after),
+      after: redact(def, c.after, c.before),
       request_id: ctx.requestId ?? null,
     }));
     await appendAudit(tx.db, this.dialect, entries);

@@ -49,7 +49,13 @@ describeAuthApi('sessions end when the grant changes', (env) => {
 
   it('a role change', () => endsSessions({ role: 'viewer' }, 'ok'));
   it('a tenant-scope change', () => endsSessions({ tenant_ids: [tenant] }, 'ok'));
-  it('a password set by an admin', () => endsSessions({ password: 'a brand new passphrase' }, 'password'));
+  it('a password set by an admin, which the audit log shows as changed (not what it is)', async () => {
+    await endsSessions({ password: 'a brand new passphrase' }, 'password');
+    const log = await env().as(admin, 'GET', '/api/v1/audit/logs?object_type=user&action=update&limit=1');
+    const e = log.body.results[0];
+    assert.deepEqual([e.before.password_hash, e.after.password_hash], ['[redacted]', '[redacted: changed]']);
+    assert.ok(!log.raw.includes('a brand new passphrase') && !log.raw.includes('$argon2'));
+  });
   it('disabling the user', () => endsSessions({ is_active: false }, 'disabled'));
 
   it('other edits of the user leave its sessions alone', async () => {

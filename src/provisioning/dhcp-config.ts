@@ -34,6 +34,8 @@ export interface InventoryReservation {
   readonly client_id: string | null;
   readonly ip: string | null;
   readonly hostname: string | null;
+  /** Set on the reservation derived from a server's primary interface (src/inventory/derived-reservations.ts). */
+  readonly server_id?: number | null;
 }
 
 type Json = Record<string, unknown>;
@@ -125,7 +127,7 @@ function reservationConfig(file: DhcpConfig, r: InventoryReservation): Reservati
 
 /**
  * The file's dhcp section with its subnets replaced by the inventory's, in
- * id order, each with its reservations (ordered by address). A reservation
+ * id order, each with its reservations (in the order given). A reservation
  * the file also has (same subnet, same MAC or client id) keeps the file's
  * options, boot settings and client classes: the inventory has no fields
  * for them yet.
@@ -282,6 +284,8 @@ export interface SubnetDrift {
  * File subnets the inventory has under the same id but with other content.
  * Compared resolved (defaults filled in) on both sides, so a value written
  * out in one and left to its default in the other is no difference.
+ * Reservations derived from servers are the inventory's own, never the
+ * file's, so they are no difference either.
  */
 export function fileDrift(file: DhcpConfig, subnets: readonly InventorySubnet[], reservations: readonly InventoryReservation[]): SubnetDrift[] {
   const out: SubnetDrift[] = [];
@@ -290,7 +294,8 @@ export function fileDrift(file: DhcpConfig, subnets: readonly InventorySubnet[],
     const db = stored.get(f.id);
     if (db === undefined) continue;
     const a = resolveComposed({ ...file, subnets: [f] }).subnets[0];
-    const b = resolveComposed(composeDhcpConfig(file, [db], reservations.filter((r) => r.subnet_id === db.id))).subnets[0];
+    const own = reservations.filter((r) => r.subnet_id === db.id && (r.server_id ?? null) === null);
+    const b = resolveComposed(composeDhcpConfig(file, [db], own)).subnets[0];
     if (a === undefined || b === undefined) continue;
     const differs: string[] = [];
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);

@@ -173,7 +173,7 @@ export class DhcpInventory {
     const reservations: InventoryReservation[] = [];
     for (let last = 0; ; ) {
       const page = await inv.dhcpReservations.list({ filters: [{ field: 'id', lookup: 'gt', value: last }], ordering: ['id'], limit: PAGE });
-      for (const r of page.rows) reservations.push({ id: r.id, subnet_id: r.subnet_id, mac: r.mac, client_id: r.client_id, ip: r.ip, hostname: r.hostname });
+      for (const r of page.rows) reservations.push({ id: r.id, subnet_id: r.subnet_id, mac: r.mac, client_id: r.client_id, ip: r.ip, hostname: r.hostname, server_id: r.server_id });
       if (page.rows.length < PAGE) break;
       last = page.rows[page.rows.length - 1]!.id;
     }

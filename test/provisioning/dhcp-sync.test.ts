@@ -48,6 +48,10 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     // What resolution added (inherited lease time, empty lists, option codes) is not stored as if the user wrote it.
     assert.deepEqual(subnet?.config, { interface: 'eth1', pools: ['10.70.0.100-10.70.0.199'], routers: ['10.70.0.1'], options: [{ name: 'domain-name', value: 'lab.example' }] });
     assert.equal((await inv.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: 7 }] })).rows[0]?.user, 'system');
+    // A server in the subnet is a reservation of the inventory's own: no difference from the file either.
+    const server = (await inv.servers.create({ name: 'node-7' })).row;
+    await inv.serverInterfaces.create({ server_id: server.id, name: 'eth0', mac: '52:54:00:70:00:99', ip: '10.70.0.99', is_primary: true });
+    await sync.seed(FILE);
     assert.equal(logs.filter((l) => l.level === 40).length, 0, 'the same file is no drift');
     // Composed: the file's reservation options survive (the inventory has no field for them).
     const composed = await sync.compose(FILE);
@@ -65,7 +69,7 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     sync.start();
     await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:02', ip: '10.70.0.11' });
     await sync.settled();
-    assert.deepEqual(applied.at(-1)?.subnets[0]?.reservations.map((r) => r.ip), ['10.70.0.10', '10.70.0.11']);
+    assert.deepEqual(applied.at(-1)?.subnets[0]?.reservations.map((r) => r.ip), ['10.70.0.10', '10.70.0.99', '10.70.0.11']);
     file = applyDefaults({ dhcp: { ...FILE, interfaces: ['eth2'] } }).dhcp; // subnet 7 names eth1, no longer served
     await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:03', ip: '10.70.0.12' });
     await sync.settled();
@@ -77,7 +81,7 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     const text = await registry.metrics();
     assert.match(text, /dcplane_dhcp_config_applies_total\{outcome="failed"\} 1\n/);
     assert.match(text, /dcplane_dhcp_config_applies_total\{outcome="applied"\} 2\n/);
-    assert.equal(applied.at(-1)?.subnets[0]?.reservations.length, 4);
+    assert.equal(applied.at(-1)?.subnets[0]?.reservations.length, 5);
     // The next test seeds its own file into the same database.
     await inv.dhcpSubnets.delete(7, { cascade: true });
   });

@@ -20,6 +20,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { curlApi } from '../helpers/api-curl.js';
+import type { CurlApi, CurlReply } from '../helpers/api-curl.js';
 import { runUdhcpc } from '../helpers/dhcp-clients.js';
 import { startDhcpServerProcess } from '../helpers/dhcp-server-process.js';
 import type { DhcpServerProcess } from '../helpers/dhcp-server-process.js';
@@ -39,26 +41,11 @@ type Json = any;
 describe('the inventory drives network boot (dcplane serve in a namespace, udhcpc, tftp-hpa, curl)', { skip: netnsSkipReason() }, () => {
   let topo: Topology;
   let app: DhcpServerProcess;
-  let token = '';
+  let api: CurlApi;
   const work = mkdtempSync(join(tmpdir(), 'dcplane-e2e-boot-'));
   const password = randomBytes(18).toString('base64url');
 
-  /** curl from the client namespace: as a booting host (or a script on it) calls the API. */
-  async function http(method: string, path: string, body?: unknown, auth = true): Promise<{ status: number; text: string; json: Json }> {
-    const args = ['-sS', '-o', '-', '-w', '\n%{http_code}', '-X', method, `${API}${path}`];
-    if (auth) args.push('-H', `authorization: Bearer ${token}`);
-    if (body !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', JSON.stringify(body));
-    const r = await topo.exec('cli', 'curl', args, { timeoutMs: 20_000 });
-    const cut = r.stdout.lastIndexOf('\n');
-    const text = r.stdout.slice(0, cut);
-    let json: Json;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: Number(r.stdout.slice(cut + 1)), text, json };
-  }
+  const http = (method: string, path: string, body?: unknown, auth = true): Promise<CurlReply> => api.http(method, path, body, auth);
 
   async function ok(method: string, path: string, body: unknown, status: number): Promise<Json> {
     const r = await http(method, path, body);
@@ -82,9 +69,10 @@ describe('the inventory drives network boot (dcplane serve in a namespace, udhcp
       tftp: { enabled: true, listen: `${SERVER}:69`, root: work },
     };
     app = await startDhcpServerProcess(topo, 'srv', { config, readyText: 'api ready', env: { ...process.env, DCPLANE_ADMIN_PASSWORD: password }, timeoutMs: 60_000 });
-    const login = await http('POST', '/api/v1/auth/token', { username: 'admin', password }, false);
+    // curl from the client namespace: as a booting host (or a script on it) calls the API.
+    api = curlApi(topo, 'cli', API);
+    const login = await api.login('admin', password);
     assert.equal(login.status, 200, login.text);
-    token = String(login.json.access_token);
   });
 
   after(async () => {

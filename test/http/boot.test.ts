@@ -132,7 +132,7 @@ describeApi(
       const boot = await call(app, 'GET', '/boot.ipxe');
       assert.equal(boot.status, 200);
       assert.match(boot.raw, /^#!ipxe\n/);
-      assert.match(boot.raw, /chain --autofree boot\/ipxe\?mac=\$\{netX\/mac\}/);
+      assert.match(boot.raw, /\nchain --autofree boot\/ipxe\?mac=\$\{netX\/mac:hexhyp\}\n/);
       const profile = await linuxProfile(app);
       const { mac } = await serverWithMac(app, profile, '10.9.0.20');
       const script = await app.inject({ method: 'GET', url: `/boot/ipxe?mac=${mac.toUpperCase().replace(/:/g, '-')}`, headers: { host: '10.9.0.1:8080' } });

@@ -132,6 +132,7 @@ function parseForm(body: string): Record<string, string> {
 export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth, inventory?: Inventory): Promise<void> {
   const now = auth.now ?? (() => new Date());
   const tags = ['auth'];
+  await auth.hasher.prepare();
 
   /**
    * Appends an account event to the audit log: who (the account acting, or

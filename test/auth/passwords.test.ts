@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { AuthErrorCode } from '../../src/auth/errors.js';
 import { PASSWORD_MAX_LENGTH, PRODUCTION_ARGON2, PasswordHasher, checkPasswordPolicy } from '../../src/auth/passwords.js';
-import { TEST_ARGON2, throwsWithCode } from './helpers.js';
+import { CountingHasher, TEST_ARGON2, throwsWithCode } from './helpers.js';
 
 describe('password hashing', () => {
   const hasher = new PasswordHasher(TEST_ARGON2);
@@ -44,6 +44,15 @@ describe('password hashing', () => {
   it('dummyVerify costs a verify with the same parameters', async () => {
     await hasher.dummyVerify('whatever');
     await hasher.dummyVerify('again');
+  });
+
+  it('prepare makes the dummy hash once, ahead: the first unknown-user login costs no extra hash', async () => {
+    const hasher = new CountingHasher(TEST_ARGON2);
+    const made = await hasher.prepare();
+    assert.equal(hasher.hashes, 1);
+    assert.equal(await hasher.prepare(), made);
+    await hasher.dummyVerify('anything at all');
+    assert.deepEqual([hasher.hashes, hasher.verifies], [1, 1]);
   });
 
   it('the production parameters: RFC 9106 second recommended option, verified round trip', async () => {

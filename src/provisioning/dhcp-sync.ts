@@ -92,7 +92,11 @@ export class DhcpInventory {
   async compose(file: DhcpConfig): Promise<ResolvedDhcpConfig> {
     const { subnets, reservations } = await this.read();
     const composed = composeDhcpConfig(file, subnets, reservations);
-    const problems = composedProblems(composed);
+    // dhcp.subnets[k] is the inventory's k-th subnet by id, not the file's: say which, and where to change it.
+    const problems = composedProblems(composed).map((p) => {
+      const id = composed.subnets?.[Number(/^dhcp\.subnets\[(\d+)\]/.exec(p.path)?.[1] ?? -1)]?.id;
+      return id === undefined ? p : { ...p, message: `${p.message} (the inventory's subnet ${id}: /api/v1/dhcp/subnets/${id})` };
+    });
     if (problems.length > 0) throw new ConfigError('DHCP configuration composed from the inventory', problems);
     return resolveComposed(composed);
   }

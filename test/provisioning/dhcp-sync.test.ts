@@ -73,7 +73,7 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     file = applyDefaults({ dhcp: { ...FILE, interfaces: ['eth2'] } }).dhcp; // subnet 7 names eth1, no longer served
     await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:03', ip: '10.70.0.12' });
     await sync.settled();
-    await assert.rejects(sync.compose(file), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.code === 'CONFIG_ERR_INTERFACE_NOT_SERVED'));
+    await assert.rejects(sync.compose(file), (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.code === 'CONFIG_ERR_INTERFACE_NOT_SERVED' && p.message.includes('/api/v1/dhcp/subnets/7')));
     file = FILE;
     await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:04', ip: '10.70.0.13' });
     await sync.settled();

@@ -13,6 +13,7 @@ import pino from 'pino';
 import { chromium } from 'playwright-core';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Dcplane } from '../../src/app.js';
+import { totpCodeAt } from '../../src/auth/totp.js';
 import { applyDefaults } from '../../src/config/defaults.js';
 import { defaultUiRoot } from '../../src/http/ui-static.js';
 import { freeTcpPort } from '../helpers/app-fixtures.js';
@@ -20,6 +21,7 @@ import { freeTcpPort } from '../helpers/app-fixtures.js';
 const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_PASSWORD = 'correct horse battery staple 42';
 const VIEWER_PASSWORD = 'viewer passphrase for the ui test';
+const OTP_USER_PASSWORD = 'operator with a second factor';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'ui');
 const UI_BUILT = existsSync(join(defaultUiRoot(), 'index.html'));
 
@@ -243,13 +245,43 @@ describe('web UI in chromium', { skip }, () => {
     }
   });
 
+  it('asks for the one-time code when the account has TOTP on, and logs in with it', async () => {
+    assert.equal((await apiJson(base, '/api/v1/users', adminToken, { method: 'POST', body: { username: 'otto', password: OTP_USER_PASSWORD, role: 'operator' } })).status, 201);
+    const login = await fetch(`${base}/api/v1/auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'otto', password: OTP_USER_PASSWORD }) });
+    const ottoToken = ((await login.json()) as { access_token: string }).access_token;
+    const enrol = await apiJson(base, '/api/v1/auth/totp/enrol', ottoToken, { method: 'POST', body: {} });
+    assert.equal(enrol.status, 200, JSON.stringify(enrol.body));
+    const secret = String(enrol.body['secret']);
+    assert.equal((await apiJson(base, '/api/v1/auth/totp/confirm', ottoToken, { method: 'POST', body: { otp: totpCodeAt(secret, new Date()) } })).status, 204);
+
+    const octx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const op = await octx.newPage();
+    try {
+      await op.goto(`${base}/`);
+      await op.getByLabel('Username').fill('otto');
+      await op.getByLabel('Password').fill(OTP_USER_PASSWORD);
+      await op.getByRole('button', { name: 'Log in' }).click();
+      const code = op.getByLabel('One-time code');
+      await code.waitFor();
+      await op.waitForFunction(() => document.activeElement?.getAttribute('name') === 'otp');
+      await shot(op, '16-login-one-time-code');
+      // The next step's code: the confirmation spent this step's (a replay is refused), and ±1 step is accepted.
+      await code.fill(totpCodeAt(secret, new Date(Date.now() + 30_000)));
+      await op.getByRole('button', { name: 'Verify and log in' }).click();
+      await op.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+      assert.equal((await op.locator('header .role').textContent())?.trim(), 'operator');
+    } finally {
+      await octx.close();
+    }
+  });
+
   it('logs out: the login page comes back, a reload stays logged out, and the refresh token is revoked', async () => {
     const refresh = await page.evaluate(() => sessionStorage.getItem('dcplane.refresh_token'));
     assert.ok(refresh !== null && refresh !== '');
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.getByLabel('Username').waitFor();
     await page.getByText('You have logged out.').waitFor();
-    await shot(page, '16-logged-out');
+    await shot(page, '17-logged-out');
     assert.equal(await page.evaluate(() => sessionStorage.getItem('dcplane.refresh_token')), null);
     await page.reload();
     await page.getByLabel('Username').waitFor();

@@ -26,7 +26,7 @@ export interface ResourceView {
   readonly api: string;
   readonly label: string;
   readonly singular: string;
-  readonly group: 'Inventory' | 'Virtualisation' | 'DHCP' | 'Administration';
+  readonly group: 'Inventory' | 'Virtualisation' | 'DHCP and boot' | 'Administration';
   readonly columns: readonly string[];
   readonly filters: readonly string[];
   /** Form fields in titled groups, in order; fields left out are not edited in the UI. */
@@ -142,6 +142,40 @@ export const RESOURCE_VIEWS: readonly ResourceView[] = [
     blurb: 'Containers on a server or in a virtual machine.',
   },
   {
+    key: 'dhcp-subnets',
+    api: 'dhcp/subnets',
+    label: 'Subnets',
+    singular: 'DHCP subnet',
+    group: 'DHCP and boot',
+    columns: ['subnet', 'description'],
+    filters: [],
+    form: [{ title: 'Subnet', fields: ['subnet', 'config', 'description'] }],
+    related: [{ api: 'dhcp/reservations', label: 'Reservations', field: 'subnet_id', columns: ['ip', 'mac', 'hostname', 'server_id'] }],
+    blurb: 'A subnet (CIDR, pools, options) is what DHCP serves on an interface.',
+  },
+  {
+    key: 'dhcp-reservations',
+    api: 'dhcp/reservations',
+    label: 'Reservations',
+    singular: 'DHCP reservation',
+    group: 'DHCP and boot',
+    columns: ['ip', 'mac', 'hostname', 'subnet_id', 'server_id'],
+    filters: ['subnet_id'],
+    form: [{ title: 'Reservation', fields: ['subnet_id', 'mac', 'client_id', 'ip', 'hostname', 'description'] }],
+    blurb: 'Fixed addresses by MAC or client id; servers with a primary interface in a subnet are reserved automatically.',
+  },
+  {
+    key: 'boot-profiles',
+    api: 'boot/profiles',
+    label: 'Boot profiles',
+    singular: 'boot profile',
+    group: 'DHCP and boot',
+    columns: ['name', 'kind', 'os', 'kernel_url', 'local_method'],
+    filters: ['kind'],
+    form: [{ title: 'Profile', fields: ['name', 'kind', 'os', 'description'] }, { title: 'Linux (kind linux)', fields: ['kernel_url', 'initrd_url', 'cmdline'] }, { title: 'iPXE (kind ipxe)', fields: ['ipxe_script'] }, { title: 'Local boot (kind local)', fields: ['local_method'] }],
+    blurb: 'What a server boots from the network: its local disk, a Linux kernel and initrd, or an iPXE script.',
+  },
+  {
     key: 'tenants',
     api: 'tenants',
     label: 'Tenants',
@@ -151,6 +185,17 @@ export const RESOURCE_VIEWS: readonly ResourceView[] = [
     filters: [],
     form: [{ title: 'Details', fields: ['name', 'slug', 'description'] }],
     blurb: 'Tenants own objects; users scoped to tenants see only theirs.',
+  },
+  {
+    key: 'users',
+    api: 'users',
+    label: 'Users',
+    singular: 'user',
+    group: 'Administration',
+    columns: ['username', 'role', 'email', 'is_active', 'totp_enabled', 'last_login', 'locked_until'],
+    filters: ['role', 'is_active'],
+    form: [{ title: 'Account', fields: ['email', 'role', 'tenant_ids', 'is_active'] }],
+    blurb: 'People who sign in to dcplane, with their role and tenant scope.',
   },
 ];
 

@@ -53,7 +53,7 @@ export function Layout() {
       </header>
       <nav className="sidenav" aria-label="Main">
         {groups.map((g) => {
-          const items = NAV.filter((n) => n.group === g && (n.api === undefined || meta.byPath.get(n.api)?.readable !== false));
+          const items = NAV.filter((n) => n.group === g && (n.api === undefined || meta.byPath.get(n.api)?.readable !== false) && (n.adminOnly !== true || me.role === 'admin'));
           if (items.length === 0) return null;
           return (
             <div key={g} className="nav-group">

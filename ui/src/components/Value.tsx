@@ -2,7 +2,7 @@ import { Link } from 'react-router-dom';
 import type { FieldMeta } from '../api/meta';
 import { enumLabel, viewPath } from '../resources';
 
-const STATUS_TONE: Readonly<Record<string, string>> = {
+export const STATUS_TONE: Readonly<Record<string, string>> = {
   active: 'ok',
   running: 'ok',
   connected: 'ok',

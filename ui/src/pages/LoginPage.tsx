@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useState } from 'react';
 import type { FormEvent } from 'react';
 import { ApiError, AuthCode } from '../api/client';
 import { useSession } from '../api/session';
@@ -14,7 +14,6 @@ export function LoginPage({ reason }: { readonly reason?: string | undefined }) 
   const [needOtp, setNeedOtp] = useState(false);
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
-  const otpRef = useRef<HTMLInputElement>(null);
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -25,7 +24,6 @@ export function LoginPage({ reason }: { readonly reason?: string | undefined }) 
     } catch (err) {
       if (err instanceof ApiError && err.code === AuthCode.OTP_REQUIRED) {
         setNeedOtp(true);
-        setTimeout(() => otpRef.current?.focus(), 0);
       } else {
         setError(err);
         if (err instanceof ApiError && (err.code === AuthCode.OTP_INVALID || err.code === AuthCode.OTP_REPLAYED)) setOtp('');
@@ -59,7 +57,7 @@ export function LoginPage({ reason }: { readonly reason?: string | undefined }) 
         </Field>
         {needOtp && (
           <Field label="One-time code" required hint="This account uses two-factor authentication: enter the 6-digit code from your authenticator app.">
-            <input ref={otpRef} name="otp" inputMode="numeric" autoComplete="one-time-code" pattern="[0-9]*" maxLength={8} value={otp} onChange={(e) => setOtp(e.target.value)} />
+            <input name="otp" autoFocus inputMode="numeric" autoComplete="one-time-code" pattern="[0-9]*" maxLength={8} value={otp} onChange={(e) => setOtp(e.target.value)} />
           </Field>
         )}
         <button type="submit" className="btn btn-primary btn-block" disabled={busy || username === '' || password === ''}>

@@ -10,6 +10,8 @@ import { BootTimeline } from '../components/BootTimeline';
 import { DataTable } from '../components/DataTable';
 import type { Column } from '../components/DataTable';
 import { EmptyState } from '../components/EmptyState';
+import { DatacenterRacks, RackElevationPanel } from '../components/RackPanels';
+import { UserAdminPanel } from '../components/UserAdminPanel';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { Value } from '../components/Value';
 import { VIEW_BY_API, fieldLabel, formFields } from '../resources';
@@ -154,12 +156,15 @@ export function ResourceDetailPage({ view }: { readonly view: ResourceView }) {
         </section>
         <div className="detail-side">
           {view.api === 'servers' && <BootTimeline serverId={id} />}
+          {view.api === 'racks' && <RackElevationPanel rack={row} />}
+          {view.api === 'users' && <UserAdminPanel user={row} onChanged={obj.reload} />}
           {(view.related ?? []).map((rel) => (
             <RelatedList key={rel.api + rel.field} rel={rel} id={id} meta={meta.byPath.get(rel.api)} />
           ))}
-          {(view.related ?? []).length === 0 && view.api !== 'servers' && <EmptyState title="No related objects for this kind" />}
+          {(view.related ?? []).length === 0 && view.api !== 'servers' && view.api !== 'users' && <EmptyState title="No related objects for this kind" />}
         </div>
       </div>
+      {view.api === 'datacenters' && <DatacenterRacks datacenterId={id} />}
     </>
   );
 }

@@ -205,10 +205,8 @@ export class PostgresLeaseStore extends GroupCommitLeaseStore {
     let t0: number;
     try {
       await client.connect();
-      if (opts.schema !== undefined) {
-        if (opts.readOnly !== true) await client.query(`CREATE SCHEMA IF NOT EXISTS "${opts.schema}"`);
-        await client.query(`SET search_path TO "${opts.schema}"`);
-      }
+      // A schema that does not exist yet may stand on the search_path; prepareWriter() creates it.
+      if (opts.schema !== undefined) await client.query(`SET search_path TO "${opts.schema}"`);
       if (opts.readOnly === true) {
         t0 = performance.now();
         rows = (await checkSchemaReadOnly(client, location)) ? await loadRows(client) : [];
@@ -248,6 +246,12 @@ export class PostgresLeaseStore extends GroupCommitLeaseStore {
       client.on('error', (e: Error) => this.connectionLost(`lease writer connection to ${location} failed: ${e.message}`, e));
       client.on('end', () => this.connectionLost(`lease writer connection to ${location} ended`, undefined));
     }
+  }
+
+  /** Test hook: a setting as the writer session has it (`synchronous_commit`). */
+  async writerSettingForTests(name: string): Promise<string | undefined> {
+    const res = await this.client?.query<{ v: string }>('SELECT current_setting($1) AS v', [name]);
+    return res?.rows[0]?.v;
   }
 
   /** Test hook: the server process id of the writer session, so a test can end it (pg_terminate_backend). */
@@ -325,7 +329,7 @@ async function prepareWriter(client: pg.Client, opts: PostgresLeaseStoreOptions,
       `PostgreSQL at ${location} runs with fsync = ${fsync.rows[0]?.fsync ?? '?'}: a committed lease would not survive a power loss, so DHCP cannot promise one`,
     );
   }
-  await migrate(client, location);
+  await migrate(client, opts.schema, location);
   const wait = Math.max(0, Math.trunc(opts.ownerWaitMs ?? 10_000));
   await client.query(`SET lock_timeout TO ${wait === 0 ? 1 : wait}`);
   try {
@@ -341,12 +345,14 @@ async function prepareWriter(client: pg.Client, opts: PostgresLeaseStoreOptions,
   await client.query(`SET lock_timeout TO ${Math.max(1, Math.trunc(opts.lockTimeoutMs ?? 2000))}`);
 }
 
-async function migrate(client: pg.Client, location: string): Promise<void> {
+async function migrate(client: pg.Client, schema: string | undefined, location: string): Promise<void> {
   const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
   await client.query('BEGIN');
   try {
-    // Two processes opening a fresh database at once must not both create the tables.
+    // Two processes opening a fresh database at once must not both create the schema or the tables
+    // (IF NOT EXISTS does not make concurrent creation safe: the loser fails on a unique index).
     await client.query(MIGRATION_LOCK_SQL);
+    if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${PG_SCHEMA_TABLE} (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const current = Number((await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${PG_SCHEMA_TABLE}`)).rows[0]?.v ?? 0);
     if (current > latest) throw schemaTooNew(current, latest, location);

@@ -106,6 +106,27 @@ describe('PostgresLeaseStore', { skip: pgSkip }, () => {
     await s.close();
   });
 
+  it('commits with synchronous_commit on, whatever the URL, role or database ask for', async () => {
+    const schema = freshSchema();
+    const url = `${PG_URL}?options=${encodeURIComponent('-c synchronous_commit=off')}`;
+    const s = await PostgresLeaseStore.open({ url, schema });
+    try {
+      assert.equal(await s.writerSettingForTests('synchronous_commit'), 'on');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('lets exactly one of two processes opening a fresh database at once create the tables and write', async () => {
+    const schema = freshSchema();
+    const results = await Promise.allSettled([0, 1, 2].map(() => PostgresLeaseStore.open({ url: PG_URL, schema, ownerWaitMs: 50 })));
+    const opened = results.filter((r) => r.status === 'fulfilled');
+    const refused = results.filter((r) => r.status === 'rejected').map((r) => (r.reason as { code?: string }).code);
+    assert.equal(opened.length, 1);
+    assert.deepEqual(refused, ['LEASE_ERR_IN_USE', 'LEASE_ERR_IN_USE']);
+    for (const r of opened) await r.value.close();
+  });
+
   it('refuses a schema name that is not a plain identifier', async () => {
     await assert.rejects(PostgresLeaseStore.open({ url: PG_URL, schema: 'x"; drop table y; --' }), { code: 'LEASE_ERR_OPEN_FAILED' });
   });

@@ -90,6 +90,14 @@ interface Deferred {
 
 type Queued = Pending | Deferred;
 
+/** An event with the server it belongs to, ready to insert. */
+interface Row {
+  readonly e: Pending;
+  readonly serverId: number;
+  readonly tenantId: number | null;
+  readonly mac: string | null;
+}
+
 /**
  * Each server's boot timeline (table server_events): DHCP and TFTP events of
  * its MACs, iPXE script fetches, installer callbacks and status changes.
@@ -109,6 +117,8 @@ export class ServerTimeline {
   private running: Promise<void> | undefined;
   private closed = false;
   private droppedCount = 0;
+  /** Events written per server since its last trim (see insert). */
+  private readonly sinceTrim = new Map<number, number>();
   private readonly listeners = new Set<(rows: readonly RecordedEvent[]) => void>();
   private readonly maxQueue: number;
   private readonly batchSize: number;
@@ -237,7 +247,7 @@ export class ServerTimeline {
     const hosts = macs.length === 0 ? new Map<string, HostRef>() : await this.resolver.hostsByMac(macs);
     const ids = [...new Set(batch.filter((e) => e.serverId !== undefined).map((e) => e.serverId as number))];
     const tenants = ids.length === 0 ? new Map<number, number | null>() : await this.resolver.tenantsOf(ids);
-    const rows: { e: Pending; serverId: number; tenantId: number | null; mac: string | null }[] = [];
+    const rows: Row[] = [];
     for (const e of batch) {
       if (e.serverId !== undefined) {
         const t = tenants.get(e.serverId);
@@ -254,6 +264,29 @@ export class ServerTimeline {
     }
     if (rows.length === 0) return;
 
+    let written: RecordedEvent[];
+    try {
+      written = await this.insert(rows);
+    } catch (err) {
+      // A server deleted between the lookup and the insert fails the whole batch on its foreign key:
+      // once, the batch is written again without the servers that are gone.
+      if (this.database.dialect.classifyError(err)?.kind !== 'foreign_key') throw err;
+      const alive = await this.resolver.tenantsOf([...new Set(rows.map((r) => r.serverId))]);
+      written = await this.insert(rows.filter((r) => alive.has(r.serverId)));
+    }
+    this.metrics?.written.inc(written.length);
+    for (const l of this.listeners) {
+      try {
+        l(written);
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }
+  }
+
+  /** One transaction: the rows, then each touched server trimmed to `retention` when it is due. */
+  private async insert(rows: readonly Row[]): Promise<RecordedEvent[]> {
+    if (rows.length === 0) return [];
     const { db, dialect } = this.database;
     const written: RecordedEvent[] = [];
     await db.transaction().execute(async (trx) => {
@@ -267,9 +300,8 @@ export class ServerTimeline {
         });
         const res = await sql<{ id: number | string }>`insert into server_events (${sql.join(cols.map((c) => sql.ref(c)))}) values ${sql.join(values)} returning id`.execute(trx);
         part.forEach((r, k) => {
-          const id = Number(res.rows[k]?.id);
           const event: ServerEvent = {
-            id,
+            id: Number(res.rows[k]?.id),
             server_id: r.serverId,
             at: new Date(r.e.atMs).toISOString(),
             source: r.e.source,
@@ -282,21 +314,24 @@ export class ServerTimeline {
           written.push({ event, tenantId: r.tenantId });
         });
       }
-      // Bounded retention: each server keeps its newest `retention` events.
-      for (const serverId of new Set(rows.map((r) => r.serverId))) {
+      // Bounded retention: a server is trimmed to its newest `retention` events on its first write
+      // and then after every tenth of `retention` more (so a boot storm does not pay a trim per server per batch).
+      const due = Math.max(1, Math.floor(this.retention / 10));
+      const counts = new Map<number, number>();
+      for (const r of rows) counts.set(r.serverId, (counts.get(r.serverId) ?? 0) + 1);
+      for (const [serverId, n] of counts) {
+        const since = this.sinceTrim.get(serverId);
+        if (since !== undefined && since + n < due) {
+          this.sinceTrim.set(serverId, since + n);
+          continue;
+        }
         const cut = await sql<{ id: number | string }>`select id from server_events where server_id = ${serverId} order by id desc limit 1 offset ${this.retention}`.execute(trx);
         const edge = cut.rows[0];
         if (edge !== undefined) await sql`delete from server_events where server_id = ${serverId} and id <= ${Number(edge.id)}`.execute(trx);
+        this.sinceTrim.set(serverId, 0);
       }
     });
-    this.metrics?.written.inc(written.length);
-    for (const l of this.listeners) {
-      try {
-        l(written);
-      } catch (err) {
-        this.opts.onError?.(err);
-      }
-    }
+    return written;
   }
 
   /** One server's events, newest first by default; `query` as every list takes it (type, source, at__gte, q, limit, offset, ordering). */

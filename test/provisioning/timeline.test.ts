@@ -87,6 +87,22 @@ for (const backend of backends) {
       await tl.close();
     });
 
+    it('a server gone between lookup and insert costs only its own events', async () => {
+      const id = await server('02:aa:00:00:00:07');
+      const dir = new BootDirectory(inv);
+      // The lookup says 02:…:08 is server 2147483000, which does not exist (deleted meanwhile): its foreign key fails the insert.
+      const tl = new ServerTimeline(db, {
+        hostsByMac: async (m) => new Map([...(await dir.hostsByMac(m)), ['02:aa:00:00:00:08', { serverId: 2147483000, tenantId: null }]]),
+        tenantsOf: (i) => dir.tenantsOf(i),
+        macOfIp: () => undefined,
+      });
+      tl.record({ source: 'dhcp', type: 'dhcp.discover', mac: '02:aa:00:00:00:08', message: 'gone' });
+      tl.record({ source: 'dhcp', type: 'dhcp.discover', mac: '02:aa:00:00:00:07', message: 'kept' });
+      await tl.flush();
+      assert.deepEqual((await tl.list(id)).rows.map((e) => e.message), ['kept']);
+      await tl.close();
+    });
+
     it('drops and counts events beyond the queue bound instead of growing', async () => {
       const id = await server('02:aa:00:00:00:03');
       const tl = timeline({ maxQueue: 10, flushDelayMs: 60_000 });

@@ -3,6 +3,10 @@
  * kind renders to for pxelinux, GRUB and iPXE (whole files compared), plus
  * the status moves and the timeline entries made from hub events.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
@@ -13,6 +17,12 @@ import type { BootTarget, RenderProfile } from '../../src/provisioning/boot-rend
 import { dhcpTimelineEntries, tftpTimelineEntry } from '../../src/provisioning/boot-service.js';
 import { nextStatus } from '../../src/provisioning/boot-status.js';
 import { unknownPlaceholders } from '../../src/inventory/boot-rules.js';
+
+function grubCheckSkip(): string | false {
+  if (spawnSync('grub-script-check', ['--version']).error === undefined) return false;
+  process.stderr.write('\n!!!!!!!! SKIPPING GRUB SYNTAX CHECK: grub-script-check missing (apt-get install grub-common) !!!!!!!!\n\n');
+  return 'grub-script-check missing (apt-get install grub-common)';
+}
 
 const LOCAL: RenderProfile = { name: 'local', kind: 'local', kernel_url: null, initrd_url: null, cmdline: null, ipxe_script: null, local_method: 'exit' };
 const NOBLE: RenderProfile = {
@@ -104,6 +114,24 @@ describe('rendering', () => {
     );
     assert.equal(grubPath('http://boot.example/k'), '(http,boot.example)/k');
     assert.equal(grubPath('tftp://10.0.0.1/k'), '(tftp,10.0.0.1)/k');
+  });
+
+  it('GRUB accepts every rendered file (grub-script-check from grub-common)', { skip: grubCheckSkip() }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dcplane-grub-'));
+    try {
+      const script: RenderProfile = { ...LOCAL, name: 'custom', kind: 'ipxe', ipxe_script: '#!ipxe\nshell' };
+      for (const p of [LOCAL, NOBLE, script, { ...NOBLE, initrd_url: null, cmdline: null }]) {
+        const file = join(dir, `grub.cfg-${p.name}`);
+        writeFileSync(file, renderGrub(target(p)));
+        const r = spawnSync('grub-script-check', [file], { encoding: 'utf8' });
+        assert.equal(r.status, 0, `${p.name}: ${r.stderr}${r.stdout}\n${renderGrub(target(p))}`);
+      }
+      // The check can fail: an unterminated menuentry is refused.
+      writeFileSync(join(dir, 'broken'), 'menuentry "x" {\n  exit\n');
+      assert.notEqual(spawnSync('grub-script-check', [join(dir, 'broken')]).status, 0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('iPXE: exit or sanboot for local, kernel/initrd/boot for linux (TFTP paths named in full), the profile script with its #!ipxe first', () => {

@@ -949,7 +949,7 @@ export class TftpServer {
     const free = t.io.send(out as Buffer[], count);
     const s = t.session;
     if (s instanceof ReadSession) for (let i = 0; i < free; i++) s.onSent(out[i] as Buffer);
-    out.fill(undefined, 0, count);
+    for (let i = 0; i < count; i++) out[i] = undefined;
   }
 
   /** One timer per transfer, re-armed only when the deadline moves earlier; a late ACK just pushes the deadline. */

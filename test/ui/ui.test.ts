@@ -211,6 +211,30 @@ describe('web UI in chromium', { skip }, () => {
     await shot(page, '12-dashboard-after-reload');
   });
 
+  it('refreshes the tokens once on a 401 for an expired access token and retries the call', async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
+    const before = await page.evaluate(() => sessionStorage.getItem('dcplane.refresh_token'));
+    // The next servers list answers as the server does for an access token past its 15 minutes.
+    let refused = 0;
+    await page.route(
+      /\/api\/v1\/servers\?/,
+      async (route) => {
+        refused++;
+        await route.fulfill({ status: 401, contentType: 'application/json', body: JSON.stringify({ code: 'AUTH_ERR_TOKEN_EXPIRED', message: 'token expired', errors: [] }) });
+      },
+      { times: 1 },
+    );
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh') && r.status() === 200);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Servers' }).click();
+    await refreshed;
+    await page.getByRole('link', { name: 'web-01' }).waitFor();
+    assert.equal(refused, 1);
+    const after = await page.evaluate(() => sessionStorage.getItem('dcplane.refresh_token'));
+    assert.ok(after !== null && after !== before, 'the spent refresh token was replaced');
+    assert.equal(await page.locator('header .user-name').textContent(), 'admin');
+  });
+
   it('shows a viewer no edit buttons (and the server refuses the write anyway)', async () => {
     const vctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const vp = await vctx.newPage();

@@ -38,6 +38,9 @@ export const AuthCode = {
   FORBIDDEN: 'AUTH_ERR_FORBIDDEN',
 } as const;
 
+/** AUTH_ERR_TOKEN_MISSING, _INVALID, _EXPIRED, _REVOKED: the bearer is the problem, not the request. */
+const TOKEN_ERROR_PREFIX = 'AUTH_ERR_TOKEN_';
+
 /** A network failure (the server is down or unreachable), told apart from an answer. */
 export const NETWORK_ERROR = 'UI_ERR_NETWORK';
 
@@ -152,15 +155,24 @@ export class ApiClient {
     return this.fetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   }
 
-  /** One API call; a 401 refreshes the tokens once and retries, a second 401 ends the session. */
+  /**
+   * One API call. A 401 about the bearer (expired, revoked, missing)
+   * refreshes the tokens once and retries; if that fails too the session is
+   * over. Other 401s (a wrong one-time code on TOTP endpoints) are the
+   * call's own error.
+   */
   async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res = await this.send(method, path, body);
     if (res.status === 401) {
+      const first = await errorOf(res);
+      if (!first.code.startsWith(TOKEN_ERROR_PREFIX)) throw first;
       if (await this.refresh()) res = await this.send(method, path, body);
       if (res.status === 401) {
-        const err = await errorOf(res);
-        this.forget();
-        this.onSessionLost();
+        const err = res.bodyUsed ? first : await errorOf(res);
+        if (err.code.startsWith(TOKEN_ERROR_PREFIX)) {
+          this.forget();
+          this.onSessionLost();
+        }
         throw err;
       }
     }

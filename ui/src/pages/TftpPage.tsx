@@ -7,7 +7,7 @@ import { useAsync } from '../api/use-async';
 import { EmptyState } from '../components/EmptyState';
 import { ErrorBanner } from '../components/ErrorBanner';
 import { Meter } from '../components/Meter';
-import { StatusBadge } from '../components/Value';
+import { enumLabel } from '../resources';
 import { formatBytes } from './DashboardPage';
 import '../ops.css';
 
@@ -15,7 +15,7 @@ import '../ops.css';
 const ACTIVE_POLL_MS = 2000;
 const RECENT_LIMIT = 100;
 
-const TONE_OF_STATE: Readonly<Record<string, string>> = { active: 'provisioning', completed: 'completed', failed: 'failed', refused: 'declined' };
+const TONE_OF_STATE: Readonly<Record<string, string>> = { active: 'progress', completed: 'ok', failed: 'bad', refused: 'bad' };
 
 function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
@@ -70,7 +70,7 @@ function TransferTable({ rows, active, fresh }: { readonly rows: readonly Row[];
                     <Meter ratio={size === null || size === 0 ? null : bytes / size} text={size === null ? `${formatBytes(bytes)} so far` : `${formatBytes(bytes)} of ${formatBytes(size)}`} small />
                   ) : (
                     <>
-                      <StatusBadge value={TONE_OF_STATE[state] ?? state} />{' '}
+                      <span className={`badge badge-${TONE_OF_STATE[state] ?? 'off'}`}>{enumLabel(state)}</span>{' '}
                       {state !== 'completed' && <span className="small">{String(t['reason'] ?? '')}</span>}
                     </>
                   )}

@@ -124,12 +124,18 @@ export function renderPxelinux(t: BootTarget): string {
   return lines.join('\n');
 }
 
-/** `http://host:port/path` → GRUB's `(http,host,port)/path`; a plain path stays a path on the TFTP server GRUB came from. */
+/**
+ * `http://host:port/path` → GRUB's `(http,host:port)/path` (GRUB opens only
+ * device paths, never bare URLs; the port after a colon is what GRUB 2.12
+ * and Red Hat's builds parse; port 80 is left out for older ones). A plain
+ * path stays a path on the TFTP server GRUB came from.
+ */
 export function grubPath(url: string): string {
   const m = /^(https?|tftp):\/\/([^/:]+)(?::(\d+))?(\/.*)?$/i.exec(url);
   if (m === null) return url.startsWith('/') ? url : `/${url}`;
   const proto = (m[1] as string).toLowerCase();
-  return `(${proto === 'https' ? 'http' : proto},${m[2] as string}${m[3] === undefined ? '' : `,${m[3]}`})${m[4] ?? '/'}`;
+  const port = m[3] === undefined || (proto === 'http' && m[3] === '80') ? '' : `:${m[3]}`;
+  return `(${proto === 'https' ? 'http' : proto},${m[2] as string}${port})${m[4] ?? '/'}`;
 }
 
 /**

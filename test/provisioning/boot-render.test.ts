@@ -94,7 +94,7 @@ describe('rendering', () => {
     assert.match(noBase, /\n {2}LOCALBOOT 0\n$/);
   });
 
-  it('GRUB: a local boot chainloads the disk (BIOS) or a known EFI loader, then exits; linux maps URLs to (http,host,port)', () => {
+  it('GRUB: a local boot chainloads the disk (BIOS) or a known EFI loader, then exits; linux maps URLs to (http,host:port)', () => {
     const local = renderGrub(target(LOCAL));
     assert.match(local, /if search --no-floppy --set=root --file \/efi\/ubuntu\/shimx64\.efi; then chainloader \/efi\/ubuntu\/shimx64\.efi; boot; fi\n/);
     assert.match(local, /\n {4}exit\n {2}else\n {4}set root=\(hd0\)\n {4}chainloader \+1\n {4}boot\n {2}fi\n\}\n$/);
@@ -106,13 +106,14 @@ describe('rendering', () => {
         'set timeout=0',
         '',
         'menuentry "Install (noble)" {',
-        '  linux (http,10.77.0.1,8080)/noble/vmlinuz ip=dhcp hostname=node-1 done=http://10.77.0.1:8080/boot/done?mac=52:54:00:12:34:56',
+        '  linux (http,10.77.0.1:8080)/noble/vmlinuz ip=dhcp hostname=node-1 done=http://10.77.0.1:8080/boot/done?mac=52:54:00:12:34:56',
         '  initrd /noble/initrd',
         '}',
         '',
       ].join('\n'),
     );
     assert.equal(grubPath('http://boot.example/k'), '(http,boot.example)/k');
+    assert.equal(grubPath('http://boot.example:80/k'), '(http,boot.example)/k');
     assert.equal(grubPath('tftp://10.0.0.1/k'), '(tftp,10.0.0.1)/k');
   });
 

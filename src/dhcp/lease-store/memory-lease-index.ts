@@ -139,8 +139,8 @@ function heapCategory(state: LeaseState): 'offer' | 'persisted' | undefined {
 
 /**
  * Every lease in memory, with the indexes the engine, the reclaimer and the
- * CLI query. Pure data structure: no I/O, no timers. The SQLite store keeps
- * one of these as its view and the source of truth for reads.
+ * CLI query. Pure data structure: no I/O, no timers. Every lease store
+ * (GroupCommitLeaseStore) keeps one as its view and the source of truth for reads.
  */
 export class MemoryLeaseIndex implements LeaseView {
   private readonly byAddress = new Map<Ipv4, Lease>();

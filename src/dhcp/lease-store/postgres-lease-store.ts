@@ -133,10 +133,11 @@ function isRolledBack(e: unknown): boolean {
  *
  * No thread: node-postgres is asynchronous, so a commit waits on the socket,
  * not on this thread. What this thread pays per batch is building ten arrays
- * and their text form (a few ms for 20k rows; see bench/lease-store.ts).
+ * and their text form (bench/lease-store.ts's one-batch-of-20k case shows
+ * the event-loop delay that adds, alongside SQLite's).
  *
  * Writer connection loss: if the connection fails (socket error, the server
- * ends the session, restarts, or a commit's answer never comes) the store
+ * ends the session or restarts, TCP keepalive finds the server gone) the store
  * dies (LEASE_ERR_WRITER_DIED) exactly like the SQLite store whose writer
  * thread died: the batch at the connection may or may not have committed, so
  * its ACKs are withheld, everything queued is refused, the DHCP server stops
@@ -145,7 +146,9 @@ function isRolledBack(e: unknown): boolean {
  * committed, and a new session would not hold the owner lock the old one
  * had. A commit that fails with the session alive (an ERROR: lock_timeout,
  * a constraint, disk full) was rolled back: LEASE_ERR_COMMIT_FAILED, the
- * store goes on.
+ * store goes on. A commit that hangs (a synchronous standby gone) holds its
+ * ACKs until it returns, as a stalled fsync does under SQLite: there is no
+ * statement timeout, since a cancelled commit's outcome is not certain.
  *
  * Ownership, now: the memory index is the source of truth for allocation,
  * so two dcplane processes writing one lease table would offer one address
@@ -157,6 +160,10 @@ function isRolledBack(e: unknown): boolean {
  * each write is a per-row upsert carrying the lease's version, and the
  * session's end (crash, kill -9, lost network: the session sets TCP
  * keepalives so the server notices within about 25 s) frees the lock.
+ * After a kill -9 the killed session may still finish the statement it was
+ * running (rows committed, never acknowledged); because a restarted process
+ * loads only once it holds the owner lock, i.e. once that session is gone,
+ * its memory view includes them.
  *
  * What a cluster over one PostgreSQL (several dcplane processes sharing
  * leases) will need instead of the owner lock:

@@ -195,6 +195,8 @@ describe('web UI in chromium', { skip }, () => {
     await events.locator('li', { hasText: 'Datacenter create' }).filter({ hasText: 'Frankfurt 1' }).waitFor();
     await page.locator('.kpi', { hasText: 'Racks' }).locator('.kpi-value', { hasText: '1' }).waitFor();
     await shot(page, '11b-dashboard-live-events');
+    await events.getByRole('link', { name: 'web-01' }).click();
+    await page.getByRole('heading', { name: /web-01/, level: 1 }).waitFor();
   });
 
   it('keeps the session across a reload, on the same page', async () => {
@@ -209,6 +211,13 @@ describe('web UI in chromium', { skip }, () => {
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
     await page.locator('.kpi', { hasText: 'Servers' }).locator('.kpi-value', { hasText: '1' }).waitFor();
     await shot(page, '12-dashboard-after-reload');
+    // A large monitor: the same pages at 2560 px.
+    await page.setViewportSize({ width: 2560, height: 1440 });
+    await shot(page, '12b-dashboard-2560');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Servers' }).click();
+    await page.getByRole('link', { name: 'web-01' }).waitFor();
+    await shot(page, '12c-servers-2560');
+    await page.setViewportSize({ width: 1440, height: 900 });
   });
 
   it('refreshes the tokens once on a 401 for an expired access token and retries the call', async () => {

@@ -5,6 +5,7 @@ import { api } from '../api/client';
 import type { LiveEvent } from '../api/live';
 import { useLiveEvents } from '../api/live';
 import { SAMPLE_SECONDS, useLiveStats } from '../api/live-stats';
+import { useSignedIn } from '../api/session';
 import { useAsync } from '../api/use-async';
 import { EmptyState } from '../components/EmptyState';
 import { ErrorBanner } from '../components/ErrorBanner';
@@ -52,7 +53,8 @@ function Kpi({ label, value, sub, to }: { readonly label: string; readonly value
   return to === undefined ? <div className="kpi">{body}</div> : <Link className="kpi kpi-link" to={to}>{body}</Link>;
 }
 
-function describe(e: LiveEvent): { what: string; detail: string; tone: string } {
+/** What an event says, for the list; `to` links an inventory object's page (not after a delete). */
+function describe(e: LiveEvent, pathOfType: ReadonlyMap<string, string>): { what: string; detail: string; tone: string; to?: string } {
   const d = e.data;
   if (e.type === 'dhcp') {
     const ev = String(d['event']);
@@ -67,7 +69,9 @@ function describe(e: LiveEvent): { what: string; detail: string; tone: string } 
   }
   const img = (d['after'] ?? d['before'] ?? {}) as Record<string, unknown>;
   const name = typeof img['name'] === 'string' ? img['name'] : `#${String(d['object_id'])}`;
-  return { what: `${enumLabel(String(d['object_type']))} ${String(d['action'])}`, detail: name, tone: d['action'] === 'delete' ? 'warn' : 'info' };
+  const api = pathOfType.get(String(d['object_type']));
+  const to = d['action'] === 'delete' || api === undefined ? undefined : viewPath(api, Number(d['object_id']));
+  return { what: `${enumLabel(String(d['object_type']))} ${String(d['action'])}`, detail: name, tone: d['action'] === 'delete' ? 'warn' : 'info', ...(to === undefined ? {} : { to }) };
 }
 
 /**
@@ -77,6 +81,8 @@ function describe(e: LiveEvent): { what: string; detail: string; tone: string } 
  */
 export function DashboardPage() {
   const m = useAsync(() => api.get<Metrics>('/api/v1/dashboard/metrics'), 'dashboard');
+  const { meta } = useSignedIn();
+  const pathOfType = useMemo(() => new Map([...meta.byPath.values()].map((r) => [r.object_type, r.path])), [meta]);
   const stats = useLiveStats();
   const { reload } = m;
 
@@ -275,12 +281,12 @@ export function DashboardPage() {
         ) : (
           <ol className="events" aria-live="polite">
             {stats.recent.slice(0, 15).map((e, i) => {
-              const x = describe(e);
+              const x = describe(e, pathOfType);
               return (
                 <li key={`${e.at}-${i}`} className={`event event-${x.tone}`}>
                   <time dateTime={e.at}>{new Date(e.at).toLocaleTimeString()}</time>
                   <span className="event-what">{x.what}</span>
-                  <span className="event-detail">{x.detail}</span>
+                  <span className="event-detail">{x.to !== undefined ? <Link to={x.to}>{x.detail}</Link> : x.detail}</span>
                 </li>
               );
             })}

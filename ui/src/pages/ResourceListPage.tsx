@@ -121,7 +121,10 @@ export function ResourceListPage({ view }: { readonly view: ResourceView }) {
   return (
     <>
       <div className="page-head">
-        <h1 tabIndex={-1}>{view.label}</h1>
+        <h1 tabIndex={-1}>
+          {view.label}
+          {list.data !== undefined && <span className="count">{list.data.count.toLocaleString()}</span>}
+        </h1>
         <div className="page-actions">
           {rm.writable && (
             <Link className="btn btn-primary" to={`/${view.key}/new${query(filters)}`}>

@@ -39,6 +39,14 @@ const OPERATOR_WRITABLE: ReadonlySet<string> = new Set([
  */
 const ADMIN_READABLE_ONLY: ReadonlySet<string> = new Set(['users', 'audit', 'settings', 'backup', 'cluster']);
 
+/**
+ * Boot data shared by every tenant and owned by none: DHCP subnets,
+ * reservations (their hostnames are the servers' names) and leases, TFTP
+ * transfers. A user scoped to tenants sees only its tenants' objects, so it
+ * neither reads nor writes these.
+ */
+const UNSCOPED_ONLY: ReadonlySet<string> = new Set(['dhcp', 'tftp']);
+
 /** The caller's own account (profile, password, TOTP, own API tokens): every role reads and writes it. */
 const SELF = 'me';
 
@@ -52,6 +60,7 @@ function rootOf(resource: string): string {
  * Whether the principal may perform `action` on `resource`.
  * - admin: everything; operator: reads all but admin-only resources, writes
  *   OPERATOR_WRITABLE ones; viewer: reads all but admin-only resources.
+ * - A non-admin scoped to tenants does not reach DHCP and TFTP data at all.
  * - `admin` actions (user management, settings) need the admin role.
  * - A read-only API token never writes and never performs admin actions,
  *   whatever its user's role.
@@ -61,6 +70,7 @@ export function can(principal: Subject, action: Action, resource: string): boole
   const root = rootOf(resource);
   if (principal.role === 'admin') return true;
   if (action === 'admin') return false;
+  if (principal.tenants.length > 0 && UNSCOPED_ONLY.has(root)) return false;
   if (root === SELF) return true;
   if (action === 'read') return !ADMIN_READABLE_ONLY.has(root);
   return principal.role === 'operator' && OPERATOR_WRITABLE.has(root);
@@ -71,6 +81,9 @@ export function authorize(principal: Subject, action: Action, resource: string):
   if (can(principal, action, resource)) return;
   if (principal.readOnly && action !== 'read' && can({ ...principal, readOnly: false }, action, resource)) {
     throw new AuthError(AuthErrorCode.TOKEN_READ_ONLY, 'this API token is read-only');
+  }
+  if (principal.role !== 'admin' && principal.tenants.length > 0 && UNSCOPED_ONLY.has(rootOf(resource))) {
+    throw new AuthError(AuthErrorCode.FORBIDDEN, `a user scoped to tenants may not ${action} ${resource}: DHCP and TFTP data belong to every tenant`);
   }
   throw new AuthError(AuthErrorCode.FORBIDDEN, `role ${principal.role} may not ${action} ${resource}`);
 }

@@ -6,7 +6,7 @@ import type { Registry } from 'prom-client';
 import { PasswordHasher } from '../auth/passwords.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { Caller, Guard } from './access.js';
-import { authenticate, bearerGuard, registerAuthRoutes } from './auth-routes.js';
+import { authenticate, bearerGuard, readGuard, registerAuthRoutes } from './auth-routes.js';
 import type { ApiAuth } from './auth-routes.js';
 import { registerBootRoutes } from './boot-routes.js';
 import { registerDashboard } from './dashboard.js';
@@ -146,6 +146,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       },
     },
     async (req) => {
+      readGuard(req, 'dhcp/leases');
       const store = deps.leases();
       const { subnet_id, state, limit = 50, offset = 0 } = req.query;
       const all = store === undefined ? [] : [...store.all()];
@@ -188,6 +189,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       },
     },
     async (req) => {
+      readGuard(req, 'tftp/transfers');
       const { state, client, limit = 50, offset = 0 } = req.query;
       const now = Date.now();
       const rows = (deps.tftpTransfers?.() ?? []).filter((t) => (state === undefined || t.state === state) && (client === undefined || t.clientIp === client));

@@ -87,6 +87,16 @@ export const bearerGuard: Guard = (req, action, resource): Caller => {
   return { user: p.username, userId: p.userId, tenantScope: tenantFilter(p) };
 };
 
+/**
+ * RBAC for a read outside the inventory routes (DHCP leases, TFTP
+ * transfers): with auth on, every protected request has a principal by now;
+ * with auth off (tests) there is none and nothing to check.
+ */
+export function readGuard(req: FastifyRequest, resource: string): void {
+  const p = principals.get(req);
+  if (p !== undefined) authorize(p, 'read', resource);
+}
+
 const TOKEN_PAIR: JsonSchema = {
   type: 'object',
   properties: {

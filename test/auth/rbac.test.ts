@@ -105,6 +105,20 @@ describe('rbac: tenant scoping', () => {
     assert.deepEqual(tenantFilter({ ...viewer, tenants: [2] }), [2]);
   });
 
+  it('scoped users neither read nor write DHCP and TFTP data, which belongs to every tenant', () => {
+    for (const r of ['dhcp/subnets', 'dhcp/reservations', 'dhcp/leases', 'tftp/transfers']) {
+      for (const who of [scoped, { ...viewer, tenants: [2] }]) {
+        assert.equal(can(who, 'read', r), false, r);
+        assert.equal(can(who, 'write', r), false, r);
+      }
+      assert.equal(can({ ...admin, tenants: [1] }, 'write', r), true, 'admins are global');
+      assert.equal(can(operator, 'write', r), true);
+    }
+    assert.equal(can(scoped, 'write', 'servers'), true);
+    const e = throwsWithCode(() => authorize(scoped, 'read', 'dhcp/leases'), AuthErrorCode.FORBIDDEN);
+    assert.match(e.message, /scoped to tenants/);
+  });
+
   it('canSeeObject: scoped users see their tenants’ objects only, not tenant-less ones', () => {
     assert.equal(canSeeObject(scoped, 3), true);
     assert.equal(canSeeObject(scoped, 8), true);

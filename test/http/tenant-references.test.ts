@@ -105,15 +105,18 @@ describeAuthApi('tenant scope through references', (env) => {
     assert.equal(ok.status, 201, ok.raw);
   });
 
-  it('a DHCP reservation naming another tenant’s server is answered as one naming a missing server', async () => {
-    // server_id is dcplane's to set (derived reservations), so any value is refused; the refusal must still not tell B's server exists.
-    const res = { subnet_id: ids['subnet'], mac: '02:00:00:98:00:11', ip: '10.98.0.11' };
-    const r1 = await env().as(scoped, 'POST', '/api/v1/dhcp/reservations', { ...res, server_id: ids['serverB'] });
-    const r2 = await env().as(scoped, 'POST', '/api/v1/dhcp/reservations', { ...res, server_id: MISSING });
-    assert.ok(r1.status >= 400 && r1.status < 500, r1.raw);
-    assert.ok(r1.body.errors.some((x: { code: string }) => x.code === 'INVENTORY_ERR_REFERENCE_NOT_FOUND'), r1.raw);
-    assert.deepEqual(shape(r1, ids['serverB']!), shape(r2, MISSING));
-    assert.ok(!r1.raw.includes(secretName), r1.raw);
+  it('DHCP and TFTP data, which name every tenant’s servers, are out of a scoped user’s reach', async () => {
+    for (const url of ['/api/v1/dhcp/reservations', '/api/v1/dhcp/subnets', '/api/v1/dhcp/leases', '/api/v1/tftp/transfers']) {
+      const r = await env().as(scoped, 'GET', url);
+      assert.equal(r.status, 403, `${url}: ${r.raw}`);
+      assert.equal(r.body.code, 'AUTH_ERR_FORBIDDEN');
+      assert.ok(!r.raw.includes(secretName));
+      assert.equal((await env().as(admin, 'GET', url)).status, 200, url);
+    }
+    const write = await env().as(scoped, 'POST', '/api/v1/dhcp/reservations', { subnet_id: ids['subnet'], mac: '02:00:00:98:00:11', ip: '10.98.0.11' });
+    assert.equal(write.status, 403, write.raw);
+    const unscoped = (await env().login((await env().user('viewer')).username)).access_token;
+    assert.equal((await env().as(unscoped, 'GET', '/api/v1/dhcp/leases')).status, 200, 'an unscoped viewer reads them');
   });
 
   it('an out-of-scope tenant_id is refused alike whether the tenant exists or not', async () => {
@@ -144,11 +147,14 @@ describeAuthApi('tenant scope through references', (env) => {
     assert.equal(shrink.status, 422, shrink.raw);
     assert.ok(!shrink.raw.includes(secretName), shrink.raw);
 
+    // A scoped writer never reaches DHCP subnets over HTTP (above); the rule names no hidden interface all the same.
     const pool = await env().as(admin, 'POST', '/api/v1/dhcp/subnets', { subnet: '10.98.1.0/24' });
     assert.equal(pool.status, 201, pool.raw);
     assert.equal((await env().as(admin, 'POST', '/api/v1/server-interfaces', { server_id: ids['serverB'], name: 'eth1', ip: '10.98.1.50' })).status, 201);
-    const take = await env().as(scoped, 'PATCH', `/api/v1/dhcp/subnets/${pool.body.id}`, { config: { pools: ['10.98.1.40-10.98.1.60'] } });
-    assert.equal(take.body.code, 'INVENTORY_ERR_IP_IN_DYNAMIC_POOL', take.raw);
-    assert.ok(!take.raw.includes(`server ${ids['serverB']}`) && take.raw.includes('a server interface'), take.raw);
+    const take = await env()
+      .inv.dhcpSubnets.update(pool.body.id as number, { config: { pools: ['10.98.1.40-10.98.1.60'] } }, {}, { tenantScope: [ids['tA']!] })
+      .then(() => assert.fail('took in a fixed address'), (err: { code?: string; message: string }) => err);
+    assert.equal(take.code, 'INVENTORY_ERR_IP_IN_DYNAMIC_POOL');
+    assert.ok(!take.message.includes(`server ${ids['serverB']}`) && take.message.includes('a server interface'), take.message);
   });
 });

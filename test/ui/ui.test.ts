@@ -81,6 +81,8 @@ describe('web UI in chromium', { skip }, () => {
     assert.equal(viewer.status, 201, JSON.stringify(viewer.body));
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    // npm test runs every file at once on small CI machines: waits get room (a bound on waiting, not a timed assertion).
+    ctx.setDefaultTimeout(60_000);
     page = await ctx.newPage();
   });
 
@@ -246,6 +248,7 @@ describe('web UI in chromium', { skip }, () => {
 
   it('shows a viewer no edit buttons (and the server refuses the write anyway)', async () => {
     const vctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    vctx.setDefaultTimeout(60_000);
     const vp = await vctx.newPage();
     try {
       await logIn(vp, base, 'vera', VIEWER_PASSWORD);
@@ -288,6 +291,7 @@ describe('web UI in chromium', { skip }, () => {
     assert.equal((await apiJson(base, '/api/v1/auth/totp/confirm', ottoToken, { method: 'POST', body: { otp: totpCodeAt(secret, new Date()) } })).status, 204);
 
     const octx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    octx.setDefaultTimeout(60_000);
     const op = await octx.newPage();
     try {
       await op.goto(`${base}/`);

@@ -12,7 +12,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -21,6 +20,7 @@ import { BenchError, BenchErrorCode } from './lib/errors.js';
 import { liveChildren, repoRoot, startDaemon } from './lib/process.js';
 import type { Daemon } from './lib/process.js';
 import { freeTcpPort } from '../test/helpers/app-fixtures.js';
+import { dcplaneNodeArgs } from '../test/helpers/cli.js';
 
 const GOAL_P99_MS = 20;
 const ADMIN_PASSWORD = 'inventory bench admin password';
@@ -95,23 +95,6 @@ interface BackendRun {
   readonly imported: number;
   readonly cases: CaseResult[];
   readonly serverCpuSeconds: number | undefined;
-}
-
-const fromSource = fileURLToPath(import.meta.url).endsWith('.ts');
-
-/** `dcplane serve` as users run it: bin/dcplane when compiled, src/cli/main.ts through tsx from source. */
-function serveCommand(root: string, configFile: string, dataDir: string): string[] {
-  const args = ['serve', '--config', configFile, '--data-dir', dataDir];
-  if (!fromSource) return [join(root, 'bin', 'dcplane'), ...args];
-  return [
-    '--import',
-    import.meta.resolve('tsx'),
-    '--input-type=module',
-    '-e',
-    `import { main } from ${JSON.stringify(join(root, 'src', 'cli', 'main.ts'))};
-     process.exitCode = await main([process.argv[0], 'dcplane', ...process.argv.slice(1)]);`,
-    ...args,
-  ];
 }
 
 async function api(base: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -228,7 +211,6 @@ async function measure(base: string, token: string, c: Case, connections: number
 }
 
 async function runBackend(backend: 'sqlite' | 'postgres', opts: Options, cleanup: BenchCleanup): Promise<BackendRun> {
-  const root = repoRoot();
   const dir = cleanup.tempDir('dcplane-inv-bench-');
   let database = 'sqlite';
   const schema = `bench_inventory_${process.pid}`;
@@ -249,7 +231,7 @@ async function runBackend(backend: 'sqlite' | 'postgres', opts: Options, cleanup
   let daemon: Daemon | undefined;
   try {
     console.error(`${backend}: starting dcplane serve (${backend === 'postgres' ? `schema ${schema}` : dir})`);
-    daemon = await startDaemon(process.execPath, serveCommand(root, configFile, join(dir, 'data')), {
+    daemon = await startDaemon(process.execPath, dcplaneNodeArgs(['serve', '--config', configFile, '--data-dir', join(dir, 'data')]), {
       name: `dcplane (${backend})`,
       env: { ...process.env, DCPLANE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       ready: /api ready/,

@@ -49,11 +49,11 @@ export class AuditLog {
     const { dialect } = this.exec.database;
     const c = compileList(AUDIT_READ_SPEC, dialect, query);
     const db = this.exec.reader;
-    const count = await sql<{ n: number | string }>`select count(*) as n from ${sql.table('audit_log')} where ${c.where}`.execute(db);
+    const count = await sql<{ n: number | string }>`select count(*) as n from ${sql.table('audit_log')}${c.whereClause}`.execute(db);
     const n = Number(count.rows[0]?.n ?? 0);
     if (c.limit === 0 || c.offset >= n) return { count: n, rows: [] };
     const cols = sql.join([...AUDIT_FIELDS.keys()].map((x) => sql.ref(x)));
-    const r = await sql<Record<string, unknown>>`select ${cols} from ${sql.table('audit_log')} where ${c.where} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`.execute(db);
+    const r = await sql<Record<string, unknown>>`select ${cols} from ${sql.table('audit_log')}${c.whereClause} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`.execute(db);
     return { count: n, rows: r.rows.map((raw) => this.decode(raw)) };
   }
 

@@ -108,7 +108,14 @@ function like(dialect: DialectInfo, col: RawBuilder<unknown>, pattern: string): 
 }
 
 export interface CompiledList {
+  /** The conditions (`1 = 1` when there are none). */
   readonly where: RawBuilder<unknown>;
+  /**
+   * ` where <conditions>`, or nothing when nothing filters: SQLite counts a
+   * whole table off its b-tree pages in microseconds, but not under
+   * `where 1 = 1` (29 ms for 100,000 servers, every page of every list).
+   */
+  readonly whereClause: RawBuilder<unknown>;
   readonly orderBy: RawBuilder<unknown>;
   readonly limit: number;
   readonly offset: number;
@@ -246,6 +253,7 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
   if (issues.length > 0) throw new InventoryError(issues);
   return {
     where: conds.length === 0 ? sql`1 = 1` : sql.join(conds, sql` and `),
+    whereClause: conds.length === 0 ? sql`` : sql` where ${sql.join(conds, sql` and `)}`,
     orderBy: sql.join(order),
     limit,
     offset,

@@ -238,14 +238,14 @@ export class Repository<T extends object> {
     const c = compileList(this.spec, this.dialect, query);
     const db = this.exec.reader;
     const table = sql.table(this.def.name);
-    const count = await sql<{ n: number | string }>`select count(*) as n from ${table} where ${c.where}`.execute(db);
+    const count = await sql<{ n: number | string }>`select count(*) as n from ${table}${c.whereClause}`.execute(db);
     const n = Number(count.rows[0]?.n ?? 0);
     if (c.limit === 0 || c.offset >= n) return { count: n, rows: [] };
     const cols = sql.join(columnsOf(this.def).map((x) => sql.ref(x)));
     // The page's ids first, then their rows: the offset and the sort walk ids
     // (an index alone, when one covers the filter and the order) instead of
     // carrying every column of every row they pass.
-    const page = sql`select ${sql.ref('id')} from ${table} where ${c.where} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`;
+    const page = sql`select ${sql.ref('id')} from ${table}${c.whereClause} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`;
     const r = await sql<Row>`select ${cols} from ${table} where ${sql.ref('id')} in (${page}) order by ${c.orderBy}`.execute(db);
     return { count: n, rows: r.rows.map((raw) => decodeRow(this.def, this.dialect, raw) as unknown as T) };
   }

@@ -8,16 +8,13 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Dcplane } from '../../src/app.js';
 import { applyDefaults } from '../../src/config/defaults.js';
 import { freeTcpPort } from '../helpers/app-fixtures.js';
+import { dcplaneNodeArgs } from '../helpers/cli.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const fromSource = import.meta.url.endsWith('.ts');
-const root = join(here, '..', '..', ...(fromSource ? [] : ['..']));
 const ADMIN_PASSWORD = 'import-cli admin password 42';
 
 interface Run {
@@ -28,17 +25,7 @@ interface Run {
 
 /** Runs the CLI in a child process (never blocking this one, which serves the API it talks to). */
 function dcplane(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const nodeArgs = fromSource
-    ? [
-        '--import',
-        import.meta.resolve('tsx'),
-        '--input-type=module',
-        '-e',
-        `import { main } from ${JSON.stringify(join(root, 'src', 'cli', 'main.ts'))};
-         process.exitCode = await main([process.argv[0], 'dcplane', ...process.argv.slice(1)]);`,
-        ...args,
-      ]
-    : [join(root, 'bin', 'dcplane'), ...args];
+  const nodeArgs = dcplaneNodeArgs(args);
   const childEnv = { ...process.env, ...env };
   delete childEnv['DCPLANE_TOKEN'];
   if (env['DCPLANE_TOKEN'] !== undefined) childEnv['DCPLANE_TOKEN'] = env['DCPLANE_TOKEN'];

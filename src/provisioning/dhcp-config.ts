@@ -4,10 +4,10 @@
  * shared networks) with its subnets replaced by the inventory's subnets and
  * their reservations. Pure functions: no database, no sockets.
  *
- * Who owns a subnet: the file seeds the inventory once, for each subnet id
- * the inventory does not have yet; from then on the inventory's copy is the
- * one served, and the API is how it changes. A file subnet that differs from
- * the inventory's copy is reported (fileDrift) and otherwise ignored. Shared
+ * Who owns a subnet (dhcp-sync.ts seed): the file seeds the inventory with
+ * each subnet id it lacks; a subnet never written through the API follows
+ * the file after that; once the API has written it, the inventory's copy is
+ * served and a differing file subnet (fileDrift) is only reported. Shared
  * networks stay in the file only.
  */
 import { OPTION_DEFS_BY_CODE, OPTION_DEFS_BY_NAME } from '../dhcp/constants.js';

@@ -58,34 +58,82 @@ export class DhcpInventory {
   }
 
   /**
-   * Puts each file subnet (with its reservations) into the inventory when
-   * the inventory has no subnet with its id, audited as user "system". The
-   * inventory's copy is the one served from then on: a file subnet that
-   * differs from it is logged, naming what differs and how to change it.
+   * Brings the configuration file's subnets into the inventory (at start and
+   * on SIGHUP), audited as user "system". The rule, for a subnet id:
+   * - not in the inventory: seeded from the file, with its reservations;
+   * - in the inventory and never written there by anyone but "system" (a Kea
+   *   user who edits the file): the file wins, the inventory copy is
+   *   replaced by the file's (its reservations too; servers' derived ones stay);
+   * - written through the API since (a NetBox/MAAS user): the inventory wins,
+   *   and a differing file is logged as a warning naming the subnet, what
+   *   differs, which copy is served and how to hand it back to the file.
+   * A subnet the file seeded and no longer has is not deleted (a start
+   * without --config would otherwise wipe them): it is served, with a warning.
    */
   async seed(file: DhcpConfig): Promise<void> {
     const inv = this.opts.inventory;
+    const { subnets, reservations } = await this.read();
+    const stored = new Map(subnets.map((s) => [s.id, s]));
+    const drift = new Map(fileDrift(file, subnets, reservations).map((d) => [d.id, d]));
     for (const s of file.subnets ?? []) {
-      if ((await inv.dhcpSubnets.get(s.id)) !== undefined) continue;
+      const had = stored.get(s.id);
+      const d = drift.get(s.id);
+      if (had !== undefined && d === undefined) continue;
+      if (had !== undefined && d !== undefined && (await this.changedThroughApi(s.id, reservations))) {
+        this.log.warn(
+          { subnet_id: s.id, subnet: s.subnet, differs: d.differs },
+          `dhcp subnet ${s.id} (${s.subnet}) in the configuration file differs from the inventory's copy (${d.differs.join(', ')}), which was changed through the API; the inventory's copy is served. ` +
+            `Change it with PATCH /api/v1/dhcp/subnets/${s.id}, or to hand it back to the file delete it there (DELETE /api/v1/dhcp/subnets/${s.id}?cascade=true) and restart or reload: it is seeded from the file again`,
+        );
+        continue;
+      }
       try {
         await inv.transaction(async (tx) => {
-          await tx.dhcpSubnets.create({ id: s.id, subnet: s.subnet, config: subnetRowConfig(s, file) }, SYSTEM);
-          const reservations = (s.reservations ?? []).map((r): Record<string, unknown> => ({ ...reservationRow(r, s.id) }));
-          if (reservations.length > 0) await tx.dhcpReservations.bulkCreate(reservations, SYSTEM);
+          if (had === undefined) await tx.dhcpSubnets.create({ id: s.id, subnet: s.subnet, config: subnetRowConfig(s, file) }, SYSTEM);
+          else {
+            // Reservations first: the file's new pools may take in an address one of the old ones holds.
+            const manual = reservations.filter((r) => r.subnet_id === s.id && (r.server_id ?? null) === null && r.id !== undefined).map((r) => r.id as number);
+            if (manual.length > 0) await tx.dhcpReservations.bulkDelete(manual, { cascade: false }, SYSTEM);
+            await tx.dhcpSubnets.update(s.id, { subnet: s.subnet, config: subnetRowConfig(s, file) }, {}, SYSTEM);
+          }
+          const rows = (s.reservations ?? []).map((r): Record<string, unknown> => ({ ...reservationRow(r, s.id) }));
+          if (rows.length > 0) await tx.dhcpReservations.bulkCreate(rows, SYSTEM);
         });
-        this.log.info({ subnet_id: s.id, subnet: s.subnet, reservations: s.reservations?.length ?? 0 }, 'dhcp subnet seeded into the inventory from the configuration file');
+        const what = had === undefined ? 'seeded into the inventory from the configuration file' : 'updated in the inventory from the configuration file (never changed through the API)';
+        this.log.info({ subnet_id: s.id, subnet: s.subnet, reservations: s.reservations?.length ?? 0, ...(d === undefined ? {} : { differs: d.differs }) }, `dhcp subnet ${what}`);
       } catch (err) {
-        this.log.warn({ err, subnet_id: s.id, subnet: s.subnet }, `dhcp subnet ${s.id} (${s.subnet}) of the configuration file could not be seeded into the inventory and is not served: ${(err as Error).message}`);
+        this.log.warn({ err, subnet_id: s.id, subnet: s.subnet }, `dhcp subnet ${s.id} (${s.subnet}) of the configuration file could not be put into the inventory, so the file's copy is not served: ${(err as Error).message}`);
       }
     }
-    const { subnets, reservations } = await this.read();
-    for (const d of fileDrift(file, subnets, reservations)) {
+    const inFile = new Set((file.subnets ?? []).map((s) => s.id));
+    for (const s of subnets) {
+      if (inFile.has(s.id) || !(await this.seededFromFile(s.id))) continue;
       this.log.warn(
-        { subnet_id: d.id, subnet: d.subnet, differs: d.differs },
-        `dhcp subnet ${d.id} (${d.subnet}) in the configuration file differs from the inventory's copy (${d.differs.join(', ')}); the inventory's copy is served. ` +
-          `The file seeds a subnet only while the inventory has none with its id: change it with PATCH /api/v1/dhcp/subnets/${d.id}, or delete it there (with its reservations) and restart or reload to seed it from the file again`,
+        { subnet_id: s.id, subnet: s.subnet },
+        `dhcp subnet ${s.id} (${s.subnet}) was seeded from the configuration file, which no longer has it; it is still served. Delete it with DELETE /api/v1/dhcp/subnets/${s.id}?cascade=true to stop serving it`,
       );
     }
+  }
+
+  /** Has anyone but "system" written this subnet or one of its own (not server-derived) reservations? */
+  private async changedThroughApi(subnetId: number, reservations: readonly InventoryReservation[]): Promise<boolean> {
+    const audit = this.opts.inventory.audit;
+    const notSystem = { field: 'user', lookup: 'n' as const, value: SYSTEM.user };
+    const subnet = await audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: subnetId }, notSystem], limit: 1 });
+    if (subnet.count > 0) return true;
+    const own = reservations.filter((r) => r.subnet_id === subnetId && (r.server_id ?? null) === null && r.id !== undefined).map((r) => r.id as number);
+    if (own.length > 0) {
+      const written = await audit.list({ filters: [{ field: 'object_type', value: 'dhcp_reservation' }, { field: 'object_id', lookup: 'in', value: own }, notSystem], limit: 1 });
+      if (written.count > 0) return true;
+    }
+    // A reservation of this subnet deleted through the API.
+    const deleted = await audit.list({ filters: [{ field: 'object_type', value: 'dhcp_reservation' }, { field: 'action', value: 'delete' }, notSystem], limit: 1000 });
+    return deleted.rows.some((e) => e.before?.['subnet_id'] === subnetId && (e.before['server_id'] ?? null) === null);
+  }
+
+  private async seededFromFile(subnetId: number): Promise<boolean> {
+    const created = await this.opts.inventory.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: subnetId }, { field: 'action', value: 'create' }], ordering: ['-id'], limit: 1 });
+    return created.rows[0]?.user === SYSTEM.user;
   }
 
   /** The running configuration: the file's dhcp section with the inventory's subnets. Throws ConfigError when invalid. */

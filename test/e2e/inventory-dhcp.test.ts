@@ -156,7 +156,8 @@ describe('the inventory drives DHCP (Dcplane.start in a namespace, udhcpc)', { s
     assert.equal(r.lease?.ip, `${NET}.30`, r.output);
     assert.equal(r.lease?.hostname, 'spare-1', r.output);
 
-    // A reload of a file whose subnet 1 now differs: the inventory's copy (with its reservations) is still what is served.
+    // A reload of a file whose subnet 1 now differs: the subnet was changed through the API (a reservation was added),
+    // so the inventory's copy (its routers, its reservations) is still what is served.
     await app.reload({ ...config, dhcp: { ...config.dhcp, subnets: [{ ...config.dhcp.subnets[0], routers: [`${NET}.254`] }] } });
     r = await runUdhcpc(topo, 'cli', 'eth1', { mac: other });
     assert.equal(r.lease?.ip, `${NET}.30`, r.output);

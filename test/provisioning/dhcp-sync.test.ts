@@ -57,19 +57,29 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     const composed = await sync.compose(FILE);
     assert.deepEqual(composed.subnets[0]?.reservations[0]?.options.map((o) => o.code), [66]);
 
-    file = applyDefaults({ dhcp: { ...FILE, subnets: [{ ...FILE.subnets[0]!, pools: ['10.70.0.150-10.70.0.199'] }] } }).dhcp;
+    // The file changed and nobody wrote the subnet through the API (a Kea user): the file wins, audited as system.
+    file = applyDefaults({ dhcp: { ...FILE, subnets: [{ ...FILE.subnets[0]!, pools: ['10.70.0.150-10.70.0.199'], reservations: [{ mac: '52:54:00:70:00:01', ip: '10.70.0.20' }] }] } }).dhcp;
+    await sync.seed(file);
+    assert.deepEqual((await inv.dhcpSubnets.get(7))?.config['pools'], ['10.70.0.150-10.70.0.199']);
+    const own = await inv.dhcpReservations.list({ filters: [{ field: 'subnet_id', value: 7 }], ordering: ['ip'] });
+    assert.deepEqual(own.rows.map((r) => [r.ip, r.server_id === null]), [['10.70.0.20', true], ['10.70.0.99', false]], 'the server-derived reservation stays');
+    assert.equal(logs.filter((l) => l.level === 40).length, 0);
+
+    // Changed through the API (a NetBox/MAAS user): from then on the inventory wins and a differing file is a warning.
+    await inv.dhcpSubnets.update(7, { config: { ...(await inv.dhcpSubnets.get(7))!.config, pools: ['10.70.0.100-10.70.0.199'] } }, {}, { user: 'alice' });
     await sync.seed(file);
     const warning = logs.find((l) => l.level === 40 && l.subnet_id === 7);
     assert.ok(warning !== undefined, JSON.stringify(logs));
     assert.deepEqual(warning['differs'], ['pools']);
-    assert.match(String(warning['msg']), /inventory's copy is served.*PATCH \/api\/v1\/dhcp\/subnets\/7/);
+    assert.match(String(warning['msg']), /changed through the API; the inventory's copy is served.*PATCH \/api\/v1\/dhcp\/subnets\/7/);
     assert.deepEqual((await inv.dhcpSubnets.get(7))?.config['pools'], ['10.70.0.100-10.70.0.199']);
+    file = FILE;
 
     // Live: an API write is recomposed and applied; a refused apply is counted and the next one applies again.
     sync.start();
     await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:02', ip: '10.70.0.11' });
     await sync.settled();
-    assert.deepEqual(applied.at(-1)?.subnets[0]?.reservations.map((r) => r.ip), ['10.70.0.10', '10.70.0.99', '10.70.0.11']);
+    assert.deepEqual(applied.at(-1)?.subnets[0]?.reservations.map((r) => r.ip), ['10.70.0.99', '10.70.0.20', '10.70.0.11']);
     file = applyDefaults({ dhcp: { ...FILE, interfaces: ['eth2'] } }).dhcp; // subnet 7 names eth1, no longer served
     await inv.dhcpReservations.create({ subnet_id: 7, mac: '52:54:00:70:00:03', ip: '10.70.0.12' });
     await sync.settled();

@@ -4,6 +4,8 @@ import type { LeaseStore } from '../dhcp/lease.js';
 import { leaseEventData } from '../http/event-hub.js';
 import type { EventHub } from '../http/event-hub.js';
 import { transferToJson } from '../tftp/transfer-log.js';
+import type { TransferRecord } from '../tftp/transfer-log.js';
+import type { EngineEvent } from '../dhcp/engine.js';
 import { InventoryError, InventoryErrorCode } from '../inventory/errors.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { WriteContext } from '../inventory/repository.js';
@@ -65,6 +67,16 @@ export function tftpTimelineEntry(d: Readonly<Record<string, unknown>>, at: numb
   return { at, source: 'tftp', type, mac: perHostFile(file)?.mac ?? null, ip: ip === '' ? null : ip, message, data };
 }
 
+function expandLease(r: { readonly ev: EngineEvent; readonly at: number }): TimelineInput[] {
+  return dhcpTimelineEntries(leaseEventData(r.ev), r.at);
+}
+
+/** The record is final at `end`; of a `start` only what does not change later (client, name) is used. */
+function expandTransfer(r: { readonly phase: 'start' | 'end'; readonly rec: TransferRecord; readonly at: number }): TimelineInput[] {
+  const x = tftpTimelineEntry({ event: r.phase, transfer: transferToJson(r.rec, r.at) }, r.at);
+  return x === undefined ? [] : [x];
+}
+
 /**
  * Network boot driven by the inventory, as one service: the boot timeline
  * fed by the DHCP and TFTP events on the hub (and by the HTTP boot routes),
@@ -100,18 +112,8 @@ export class BootService {
     // What is kept here is the event object and the time; the entries are made when the batch is written.
     this.unsubscribe.push(
       deps.hub.tap({
-        lease: (ev) => {
-          const at = Date.now();
-          this.timeline.recordLater(() => dhcpTimelineEntries(leaseEventData(ev), at));
-        },
-        transfer: (phase, rec) => {
-          const at = Date.now();
-          // The record is final at `end`; of a `start` only what does not change (client, name) is used.
-          this.timeline.recordLater(() => {
-            const x = tftpTimelineEntry({ event: phase, transfer: transferToJson(rec, at) }, at);
-            return x === undefined ? [] : [x];
-          });
-        },
+        lease: (ev) => this.timeline.recordLater({ ev, at: Date.now() }, expandLease),
+        transfer: (phase, rec) => this.timeline.recordLater({ phase, rec, at: Date.now() }, expandTransfer),
       }),
     );
     this.unsubscribe.push(

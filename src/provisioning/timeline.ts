@@ -83,9 +83,14 @@ interface Pending extends TimelineInput {
   readonly atMs: number;
 }
 
-/** An event made only when its batch is written, so the packet path pays for a closure and nothing else. */
+/**
+ * Events made only when their batch is written: the packet path pays for two
+ * small objects and nothing else (a closure per event cost several times
+ * more, measured with bench/boot-timeline.ts).
+ */
 interface Deferred {
-  readonly expand: () => readonly TimelineInput[];
+  readonly raw: unknown;
+  readonly expand: (raw: never) => readonly TimelineInput[];
 }
 
 type Queued = Pending | Deferred;
@@ -162,11 +167,13 @@ export class ServerTimeline {
   }
 
   /**
-   * Queues events made by `expand` when the batch is written (it should take
-   * its time stamps when called here, and must not throw); false when dropped.
+   * Queues `raw`, turned into events by `expand(raw)` when its batch is
+   * written (`raw` carries its own time stamp; `expand` should be one
+   * function shared by every call, not a closure per event); false when
+   * dropped.
    */
-  recordLater(expand: () => readonly TimelineInput[]): boolean {
-    return this.enqueue({ expand });
+  recordLater<R>(raw: R, expand: (raw: R) => readonly TimelineInput[]): boolean {
+    return this.enqueue({ raw, expand: expand as (raw: never) => readonly TimelineInput[] });
   }
 
   private enqueue(q: Queued): boolean {
@@ -214,7 +221,7 @@ export class ServerTimeline {
             if (!('expand' in q)) batch.push(q);
             else {
               try {
-                for (const e of q.expand()) batch.push({ ...e, atMs: e.at ?? Date.now() });
+                for (const e of q.expand(q.raw as never)) batch.push({ ...e, atMs: e.at ?? Date.now() });
               } catch (err) {
                 this.opts.onError?.(err);
               }

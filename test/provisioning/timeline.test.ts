@@ -71,11 +71,11 @@ for (const backend of backends) {
       const errors: unknown[] = [];
       const tl = timeline({ onError: (e) => errors.push(e) });
       let expanded = 0;
-      tl.recordLater(() => {
+      tl.recordLater({ mac: '02:aa:00:00:00:06' }, (raw) => {
         expanded++;
-        return [{ source: 'dhcp', type: 'dhcp.discover', mac: '02:aa:00:00:00:06', message: 'later' }];
+        return [{ source: 'dhcp', type: 'dhcp.discover', mac: raw.mac, message: 'later' }];
       });
-      tl.recordLater(() => {
+      tl.recordLater(null, () => {
         throw new Error('broken');
       });
       tl.record({ source: 'inventory', type: 'status', serverId: id, message: 'now' });

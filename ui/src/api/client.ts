@@ -152,7 +152,9 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.accessToken !== undefined) headers['authorization'] = `Bearer ${this.accessToken}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    return this.fetch(path, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    // no-store: the API sends ETags by version, and a user's login state (failed logins, lock) changes without a new
+    // version, so a revalidated cached copy showed an unlocked account as still failing. Nor should API data sit in the HTTP cache.
+    return this.fetch(path, { method, headers, cache: 'no-store', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   }
 
   /**

@@ -235,7 +235,8 @@ async function runBackend(backend: 'sqlite' | 'postgres', opts: Options, cleanup
       name: `dcplane (${backend})`,
       env: { ...process.env, DCPLANE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       ready: /api ready/,
-      readyTimeoutMs: 60_000,
+      // A first start hashes the admin's password with production argon2: slow on a loaded host.
+      readyTimeoutMs: 180_000,
     });
     await waitForHealth(base);
     const token = must(await api(base, undefined, 'POST', '/api/v1/auth/token', { username: 'admin', password: ADMIN_PASSWORD }), 200, 'login')['access_token'] as string;
@@ -348,7 +349,13 @@ async function main(): Promise<void> {
   for (const b of ['sqlite', 'postgres'] as const) {
     if (opts.only !== undefined && opts.only !== b) continue;
     if (cleanup.stopping) break;
-    runs.push(await runBackend(b, opts, cleanup));
+    try {
+      runs.push(await runBackend(b, opts, cleanup));
+    } catch (err) {
+      // One backend failing still leaves the other's figures worth printing.
+      console.error(`bench: ${b}: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+    }
   }
   const after = loadavg();
   console.log(table(runs, opts));

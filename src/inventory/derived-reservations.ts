@@ -220,7 +220,12 @@ export class ReservationDerivation implements DerivedRows {
         const w = m === null ? list[0] : list[Number(m[1])];
         // Another reservation of the subnet holds this MAC or address (the subnet's unique indexes).
         const taken = i.code === E.DUPLICATE_MAC || i.code === E.DUPLICATE_VALUE;
-        return this.sourceIssue(source, taken ? E.RESERVATION_CONFLICT : i.code, m?.[2] ?? i.path, w, servers, i.message);
+        // "row [k] of this request" is the nested batch's row: name the server it was derived for instead.
+        const message = i.message.replace(/row \[(\d+)\] of this request/g, (all, k: string) => {
+          const s = servers.get(list[Number(k)]?.server_id ?? 0);
+          return s === undefined ? all : `the reservation of server ${JSON.stringify(s['name'])} (id ${s.id}) in this write`;
+        });
+        return this.sourceIssue(source, taken ? E.RESERVATION_CONFLICT : i.code, m?.[2] ?? i.path, w, servers, message);
       }),
     );
   }

@@ -99,6 +99,15 @@ describeEachBackend('derived DHCP reservations', (env) => {
       [[E.RESERVATION_CONFLICT, 'ip']],
     );
     assert.equal((await derivedOf(inv, server.id)).length, 0);
+    // In one bulk write: the clash names the other server, not a row of dcplane's own inner write.
+    const clash = await rejectsWith(
+      inv.serverInterfaces.bulkCreate([
+        { server_id: server.id, name: 'eth0', mac: mac(), ip: `${net}.31`, is_primary: true },
+        { server_id: other.id, name: 'eth0', mac: mac(), ip: `${net}.31`, is_primary: true },
+      ]),
+      [[E.RESERVATION_CONFLICT, 'ip']],
+    );
+    assert.match(clash.message, new RegExp(`the reservation of server "${String(server.name)}" \\(id ${server.id}\\) in this write`));
   });
 
   it('refuses direct edits and deletes of a derived reservation, and a reservation naming a server', async () => {

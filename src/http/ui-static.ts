@@ -127,9 +127,14 @@ export async function registerUi(app: FastifyInstance, root: string = defaultUiR
   return {
     fallback(req, reply) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+      // Only a browser navigating to a page gets the app: scripts, curl and API clients asking for an unknown
+      // path (Accept without text/html) get the JSON 404 they can act on.
+      if (!String(req.headers.accept ?? '').includes('text/html')) return false;
       const path = req.url.split('?')[0] ?? '';
-      // API paths and files that were not found (a dot in the last segment) stay 404s.
-      if (path === '/api' || path.startsWith('/api/') || path.startsWith('/assets/') || /\.[A-Za-z0-9]+$/.test(path)) return false;
+      // API paths (however many leading slashes), odd paths and files that were not found (a dot in the last
+      // segment) stay 404s.
+      const squeezed = path.replace(/\/{2,}/g, '/');
+      if (squeezed !== path || path.includes('%') || squeezed === '/api' || squeezed.startsWith('/api/') || squeezed.startsWith('/assets/') || /\.[A-Za-z0-9]+$/.test(path)) return false;
       void sendIndex(reply);
       return true;
     },

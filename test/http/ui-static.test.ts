@@ -11,6 +11,9 @@ import Fastify from 'fastify';
 import type { FastifyInstance } from 'fastify';
 import { registerUi } from '../../src/http/ui-static.js';
 
+
+/** What a browser sends when it navigates to a page. */
+const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 /** A server wired as buildApi wires it: an API route, the UI, and the API's JSON 404 behind the UI's fallback. */
 async function serve(root: string): Promise<FastifyInstance> {
   const app = Fastify();
@@ -46,7 +49,7 @@ describe('web UI static serving', () => {
 
   it('serves index.html at / and for client routes, never cached without revalidation', async () => {
     for (const url of ['/', '/servers', '/servers/12/edit', '/racks?q=r01']) {
-      const r = await built.inject({ url });
+      const r = await built.inject({ url, headers: { accept: HTML } });
       assert.equal(r.statusCode, 200, url);
       assert.equal(r.headers['cache-control'], 'no-cache', url);
       assert.match(String(r.headers['content-type']), /^text\/html/);
@@ -70,17 +73,27 @@ describe('web UI static serving', () => {
       ['GET', '/robots.txt'],
       ['POST', '/servers'],
       ['DELETE', '/'],
+      ['GET', '//api/v1/servers'],
+      ['GET', '/%61pi/v1/servers'],
     ] as const) {
-      const r = await built.inject({ method, url });
+      const r = await built.inject({ method, url, headers: { accept: HTML } });
       assert.equal(r.statusCode, 404, `${method} ${url}`);
       assert.equal(r.json<{ code: string }>().code, 'API_ERR_NOT_FOUND', `${method} ${url}`);
     }
     assert.equal((await built.inject({ url: '/api/v1/health' })).json<{ status: string }>().status, 'ok');
   });
 
+  it('answers a client route with the JSON 404 when the caller is not a browser asking for a page', async () => {
+    for (const headers of [{}, { accept: 'application/json' }, { accept: '*/*' }]) {
+      const r = await built.inject({ url: '/servers/12', headers });
+      assert.equal(r.statusCode, 404, JSON.stringify(headers));
+      assert.equal(r.json<{ code: string }>().code, 'API_ERR_NOT_FOUND');
+    }
+  });
+
   it('says how to build the UI when it is not built, and the API still answers', async () => {
     for (const url of ['/', '/servers/3']) {
-      const r = await empty.inject({ url });
+      const r = await empty.inject({ url, headers: { accept: HTML } });
       assert.equal(r.statusCode, 503, url);
       assert.match(String(r.headers['content-type']), /^text\/html/);
       assert.match(r.body, /npm run build:ui/);

@@ -73,9 +73,12 @@ describe('builtinFiles', () => {
     assert.match(f.get('pxelinux.cfg/default')?.toString() ?? '', /^DEFAULT local$/m);
     assert.doesNotMatch(f.get('boot.ipxe')?.toString() ?? '', /chain/);
     assert.doesNotMatch(f.get('grub.cfg')?.toString() ?? '', /ipxe/);
-    const self = builtinFiles({ ipxeUrl: url });
-    assert.doesNotMatch(self.get('boot.ipxe')?.toString() ?? '', /chain/, 'boot.ipxe chaining to .../boot.ipxe would loop');
+    const self = builtinFiles({ ipxeUrl: 'tftp://10.0.0.1/boot.ipxe' });
+    assert.doesNotMatch(self.get('boot.ipxe')?.toString() ?? '', /chain/, 'boot.ipxe chaining to tftp://.../boot.ipxe would loop');
     assert.match(self.get('default.ipxe')?.toString() ?? '', /chain/);
+    // Over HTTP the same name is another server's file (dcplane's /boot.ipxe bootstrap): chaining to it is the point.
+    const http = builtinFiles({ ipxeUrl: 'http://10.0.0.1:8080/boot.ipxe' });
+    assert.match(http.get('boot.ipxe')?.toString() ?? '', /^chain --autofree http:\/\/10\.0\.0\.1:8080\/boot\.ipxe \|\| goto local$/m);
   });
 
   it('leaves out a URL that would break the generated syntax', () => {

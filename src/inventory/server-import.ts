@@ -33,7 +33,7 @@ export interface ImportRecord {
 }
 
 export interface ImportIssue {
-  /** 1-based record number; 0 for the file as a whole (its header). */
+  /** 1-based record number; 0 for the file as a whole (its header, or a refusal no single row can be named for). */
   readonly row: number;
   readonly line?: number;
   /** The column (field) the issue is about; `''` for the row as a whole. */
@@ -333,7 +333,14 @@ export async function importServers(inv: Inventory, records: readonly ImportReco
       progress('commit', total);
     });
   } catch (err) {
-    if (!(err instanceof Rollback)) throw err;
+    // A refusal no row can be named for (a derived DHCP reservation's
+    // conflict, a concurrent writer caught by the engine) refuses the import
+    // as a whole; the transaction is gone with it.
+    if (err instanceof InventoryError) {
+      for (const iss of err.issues) errors.push({ row: 0, path: iss.path, code: iss.code, message: iss.message });
+    } else if (!(err instanceof Rollback)) {
+      throw err;
+    }
   }
   errors.sort((a, b) => a.row - b.row);
   warnings.sort((a, b) => a.row - b.row);

@@ -174,6 +174,28 @@ describeApi(
       assert.deepEqual([end['phase'], end['status'], end['code']], ['done', 422, 'INVENTORY_ERR_U_POSITION_WITHOUT_RACK']);
     });
 
+    it('refuses, as a whole, an import whose primary interfaces would take one reserved address twice', async () => {
+      const { app, inv } = env();
+      const id = 200 + (process.pid % 50);
+      const sub = await call(app, 'POST', '/api/v1/dhcp/subnets', { id, subnet: `10.${id}.0.0/16`, config: { pools: [`10.${id}.1.0-10.${id}.1.255`] } });
+      assert.equal(sub.status, 201, sub.raw);
+      const p = uniq('rsv');
+      const csv = [
+        'name,mac,ip',
+        `${p}-1,52:54:00:dd:00:01,10.${id}.0.10`,
+        `${p}-2,52:54:00:dd:00:02,10.${id}.0.10`, // the address row 1's reservation takes
+        `${p}-3,52:54:00:dd:00:03,10.${id}.1.7`, // inside the dynamic pool
+      ].join('\n');
+      const r = await call(app, 'POST', URL, csv, CSV);
+      assert.equal(r.status, 409, r.raw);
+      assert.equal(r.body.ok, false);
+      // The reservation clash is found when the reservations are derived, after the interfaces went in: it names the servers, not a row.
+      assert.deepEqual(issueKeys(r.body.errors), ['0 ip INVENTORY_ERR_RESERVATION_CONFLICT', '3 ip INVENTORY_ERR_IP_IN_DYNAMIC_POOL']);
+      assert.match(r.body.errors[0].message, new RegExp(`${p}-1`));
+      assert.equal((await inv.servers.list({ filters: [{ field: 'name', lookup: 'isw', value: p }] })).count, 0, 'nothing written');
+      assert.equal((await inv.dhcpReservations.list({ filters: [{ field: 'subnet_id', value: id }] })).count, 0, 'no reservation derived');
+    });
+
     it('has a body limit of its own: a file far above the API limit goes in; other routes keep theirs', async () => {
       const { app, inv } = env();
       const p = uniq('big');

@@ -40,6 +40,14 @@ export function registerServe(program: Command): void {
         throw err;
       }
       const logger = createLogger(config.log.level);
+      // SIGHUP's default action ends the process: a reload sent while the services are still starting
+      // (systemd's ExecReload, a config-management run) must not kill it, so the handler is in place first
+      // and a SIGHUP that arrives during start is applied once everything runs.
+      let hupDuringStart = false;
+      let onHup = (): void => {
+        hupDuringStart = true;
+      };
+      process.on('SIGHUP', () => onHup());
       let app: Dcplane;
       try {
         app = await Dcplane.start(config, logger);
@@ -54,7 +62,7 @@ export function registerServe(program: Command): void {
 
       const reloads = configReloadsCounter(app.registry);
       let reloading = Promise.resolve();
-      process.on('SIGHUP', () => {
+      onHup = (): void => {
         reloading = reloading.then(async () => {
           if (opts.config === undefined) {
             logger.warn('SIGHUP ignored: no --config file to reload');
@@ -71,7 +79,8 @@ export function registerServe(program: Command): void {
             logger.error({ file: opts.config, problems: err instanceof ConfigError ? err.problems : undefined }, `configuration reload refused; the running configuration stays in force:\n${detail}`);
           }
         });
-      });
+      };
+      if (hupDuringStart) onHup();
 
       await new Promise<void>((resolveStop) => {
         let stopping = false;

@@ -6,7 +6,9 @@
 set -euo pipefail
 # kea-dhcp4-server: a reference server the client wrappers are checked against; kea-admin: perfdhcp;
 # chromium: the browser the web UI tests (test/ui) drive through playwright-core.
-pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client kea-dhcp4-server kea-admin tftp-hpa atftp curl qemu-system-x86 ipxe-qemu chromium)
+# grub-common, pxelinux, syslinux-common: grub-script-check checks the per-host GRUB files, and real pxelinux
+# (chained by the iPXE ROM in QEMU) reads its per-host file in test/e2e/inventory-boot-qemu.test.ts.
+pkgs=(g++ make python3 iproute2 udhcpc isc-dhcp-client kea-dhcp4-server kea-admin tftp-hpa atftp curl qemu-system-x86 ipxe-qemu chromium grub-common pxelinux syslinux-common)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -239,6 +239,14 @@ const LABELS: Readonly<Record<string, string>> = {
   host_server_id: 'Host server',
   vm_id: 'Virtual machine',
   id: 'ID',
+  tenant_ids: 'Tenants',
+  is_active: 'May sign in',
+  totp_enabled: 'TOTP on',
+  totp_last_step: 'TOTP last step',
+  kernel_url: 'Kernel URL',
+  initrd_url: 'Initrd URL',
+  cmdline: 'Kernel command line',
+  ipxe_script: 'iPXE script',
 };
 
 /** `rack_id` → Rack, `cooling_type` → Cooling type. */

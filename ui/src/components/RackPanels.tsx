@@ -3,7 +3,7 @@ import { Link } from 'react-router-dom';
 import type { Row } from '../api/client';
 import type { LiveEvent } from '../api/live';
 import { useLiveEvents } from '../api/live';
-import { RACKED_KINDS, listAll, loadRackDevices, rackUsage } from '../api/rack-devices';
+import { listAll, loadRackDevices, rackUsage } from '../api/rack-devices';
 import type { RackDevice } from '../api/rack-devices';
 import { useAsync } from '../api/use-async';
 import { viewPath } from '../resources';
@@ -96,6 +96,7 @@ function FloorRack({ rack, devices }: { readonly rack: Row; readonly devices: re
   const cap = capacityOf(rack);
   const { usedU, powerW } = rackUsage(height, devices);
   const name = String(rack['name'] ?? rack['display']);
+  const unmounted = devices.filter((d) => d.uPosition === null).length;
   return (
     <article className="floor-rack" aria-label={`Rack ${name}`}>
       <h3>
@@ -105,6 +106,11 @@ function FloorRack({ rack, devices }: { readonly rack: Row; readonly devices: re
       <Meter ratio={usedU / height} text={`U ${usedU}/${height}`} small />
       <Meter ratio={cap === null || cap === 0 ? null : powerW / 1000 / cap} text={cap === null ? `${(powerW / 1000).toFixed(1)} kW, no cap set` : `${(powerW / 1000).toFixed(1)}/${cap.toFixed(1)} kW`} small />
       <RackElevation name={name} height={height} devices={devices} compact />
+      {unmounted > 0 && (
+        <p className="muted small">
+          +{unmounted} in the rack without a U position
+        </p>
+      )}
     </article>
   );
 }
@@ -129,7 +135,7 @@ export function DatacenterRacks({ datacenterId }: { readonly datacenterId: strin
         <h2 id="floor-title">
           Racks <span className="count">{res.data === undefined ? '' : total.toLocaleString()}</span>
         </h2>
-        <span className="muted small">{RACKED_KINDS.map((k) => k.label.toLowerCase()).join(', ')}s drawn at their U positions</span>
+        <span className="muted small">Servers, network devices and storage at their U positions; click one to open it</span>
       </div>
       {res.error !== undefined && <ErrorBanner error={res.error} title="The racks could not be loaded" onRetry={res.reload} />}
       {res.data === undefined && res.error === undefined && <p className="muted">Loading racks…</p>}

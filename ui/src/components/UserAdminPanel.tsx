@@ -100,16 +100,20 @@ export function UserAdminPanel({ user, onChanged }: { readonly user: Row; readon
         )}
       </div>
       <h2>Set a new password</h2>
-      <form className="inline-form" onSubmit={resetPassword} noValidate>
-        <Field label="New password" hint="at least 12 characters; the user should change it after signing in">
-          <input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
-        </Field>
-        <Field label="Repeat it" error={pwError}>
-          <input type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />
-        </Field>
-        <button type="submit" className="btn" disabled={busy || password === ''}>
-          Set password
-        </button>
+      <form onSubmit={resetPassword} noValidate>
+        <div className="form-grid">
+          <Field label="New password" hint="at least 12 characters; the user should change it after signing in">
+            <input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+          </Field>
+          <Field label="Repeat it" error={pwError}>
+            <input type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} />
+          </Field>
+        </div>
+        <div className="form-actions">
+          <button type="submit" className="btn" disabled={busy || password === ''}>
+            Set password
+          </button>
+        </div>
       </form>
     </section>
   );

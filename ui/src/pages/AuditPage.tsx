@@ -14,6 +14,9 @@ import '../ops.css';
 const ACTIONS = ['create', 'update', 'delete', 'login', 'login_failed', 'logout', 'password_change', 'totp_enrol', 'totp_confirm', 'totp_disable', 'unlock'] as const;
 const ACTION_TONE: Readonly<Record<string, string>> = { create: 'ok', update: 'info', delete: 'warn', login_failed: 'bad', unlock: 'progress' };
 const DEFAULT_LIMIT = 50;
+const TYPE_LABELS: Readonly<Record<string, string>> = { dhcp_subnet: 'DHCP subnet', dhcp_reservation: 'DHCP reservation', api_token: 'API token', vm: 'VM' };
+const typeLabel = (t: string): string => TYPE_LABELS[t] ?? enumLabel(t);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 type Image = Readonly<Record<string, unknown>> | null;
 
@@ -155,7 +158,7 @@ export function AuditPage() {
             <option value="">Any</option>
             {types.map((t) => (
               <option key={t} value={t}>
-                {enumLabel(t)}
+                {typeLabel(t)}
               </option>
             ))}
           </select>
@@ -217,7 +220,10 @@ export function AuditPage() {
                   const objId = typeof e['object_id'] === 'number' ? e['object_id'] : null;
                   const path = pathOfType.get(objType);
                   const link = objId === null || path === undefined || e['action'] === 'delete' ? undefined : viewPath(path, objId);
-                  const name = typeof img?.['name'] === 'string' ? img['name'] : typeof img?.['username'] === 'string' ? img['username'] : typeof img?.['subnet'] === 'string' ? img['subnet'] : objId === null ? '' : `#${objId}`;
+                  // Account events carry no image: the account is the acting user when the ids agree.
+                  const self = objType === 'user' && objId !== null && e['user_id'] === objId ? str(e['user']) : undefined;
+                  const name = str(img?.['name']) ?? str(img?.['username']) ?? str(img?.['subnet']) ?? str(img?.['hostname']) ?? str(img?.['ip']) ?? self ?? (objId === null ? '' : `#${objId}`);
+                  const account = before === null && after !== null && e['action'] !== 'create';
                   const isOpen = open.has(id);
                   return (
                     <Fragment key={id}>
@@ -230,19 +236,32 @@ export function AuditPage() {
                           <span className={`badge badge-${ACTION_TONE[String(e['action'])] ?? 'off'}`}>{enumLabel(String(e['action']))}</span>
                         </td>
                         <td>
-                          {enumLabel(objType)} {link === undefined ? <strong>{name}</strong> : <Link to={link}>{name}</Link>}
+                          {typeLabel(objType)} {link === undefined ? <strong>{name}</strong> : <Link to={link}>{name}</Link>}
                         </td>
                         <td>{typeof e['source_ip'] === 'string' ? <code>{e['source_ip']}</code> : <span className="muted">—</span>}</td>
                         <td>
                           <button type="button" className="btn btn-small audit-toggle" aria-expanded={isOpen} aria-controls={`audit-${id}`} onClick={() => toggle(id)}>
-                            {isOpen ? 'Hide' : 'Before / after'}
+                            {isOpen ? 'Hide' : account ? 'Details' : 'Before / after'}
                           </button>
                         </td>
                       </tr>
                       {isOpen && (
                         <tr className="audit-row-detail" id={`audit-${id}`}>
                           <td colSpan={6}>
-                            <AuditDiff before={before} after={after} />
+                            {account ? (
+                              <dl className="facts">
+                                {Object.entries(after ?? {}).map(([k, v]) => (
+                                  <Fragment key={k}>
+                                    <dt>{enumLabel(k)}</dt>
+                                    <dd>
+                                      <code>{show(v)}</code>
+                                    </dd>
+                                  </Fragment>
+                                ))}
+                              </dl>
+                            ) : (
+                              <AuditDiff before={before} after={after} />
+                            )}
                             {typeof e['request_id'] === 'string' && <p className="muted small">Request id <code>{e['request_id']}</code></p>}
                           </td>
                         </tr>

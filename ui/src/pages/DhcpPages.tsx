@@ -150,6 +150,23 @@ export function DhcpSubnetsPage() {
   );
 }
 
+/** The inventory's server behind each MAC (its interface's), for a page of leases: two requests, whatever the page size. */
+function useServersByMac(macs: readonly string[]): ReadonlyMap<string, { id: number; name: string }> {
+  const wanted = [...new Set(macs)].sort();
+  const res = useAsync(async () => {
+    const out = new Map<string, { id: number; name: string }>();
+    if (wanted.length === 0) return out;
+    const nics = await api.get<Page<Row>>(`/api/v1/server-interfaces${query({ mac__in: wanted.join(','), limit: 1000 })}`);
+    const ids = [...new Set(nics.results.map((n) => Number(n['server_id'])))];
+    if (ids.length === 0) return out;
+    const servers = await api.get<Page<Row>>(`/api/v1/servers${query({ id__in: ids.join(','), brief: 1, limit: ids.length })}`);
+    const names = new Map(servers.results.map((s) => [Number(s['id']), String(s['display'])]));
+    for (const n of nics.results) out.set(String(n['mac']), { id: Number(n['server_id']), name: names.get(Number(n['server_id'])) ?? `#${String(n['server_id'])}` });
+    return out;
+  }, wanted.join(','));
+  return res.data ?? new Map();
+}
+
 /** `/dhcp/leases`: the lease table, live: lease events from the WebSocket reload it and mark the rows they touched. */
 export function DhcpLeasesPage() {
   const [params, setParams] = useSearchParams();
@@ -169,6 +186,7 @@ export function DhcpLeasesPage() {
   const stats = useLiveStats();
   const recent = stats.recent.filter((e) => e.type === 'dhcp').slice(0, 12);
   const subnetName = new Map((subnets.data ?? []).map((s) => [Number(s['id']), String(s['subnet'])]));
+  const owners = useServersByMac((leases.data?.results ?? []).map((l) => String(l['mac'])));
 
   const set = (k: string, v: string) => {
     const next = new URLSearchParams(params);
@@ -183,6 +201,14 @@ export function DhcpLeasesPage() {
     { key: 'state', label: 'State', render: (l) => <StatusBadge value={String(l['state'])} /> },
     { key: 'mac', label: 'MAC address', render: (l) => <code>{String(l['mac'])}</code> },
     { key: 'hostname', label: 'Hostname', render: (l) => (l['hostname'] === null ? <span className="muted">—</span> : String(l['hostname'])) },
+    {
+      key: 'server',
+      label: 'Server',
+      render: (l) => {
+        const o = owners.get(String(l['mac']));
+        return o === undefined ? <span className="muted">not in inventory</span> : <Link to={`/servers/${o.id}`}>{o.name}</Link>;
+      },
+    },
     { key: 'subnet_id', label: 'Subnet', render: (l) => <Link to={`/dhcp-subnets/${String(l['subnet_id'])}`}>{subnetName.get(Number(l['subnet_id'])) ?? `#${String(l['subnet_id'])}`}</Link> },
     { key: 'starts', label: 'Since', render: (l) => <time dateTime={String(l['starts'])}>{new Date(String(l['starts'])).toLocaleString()}</time> },
     { key: 'expires', label: 'Expires', render: (l) => <time dateTime={String(l['expires'])}>{new Date(String(l['expires'])).toLocaleString()}</time> },

@@ -104,7 +104,7 @@ export function ResourceDetailPage({ view }: { readonly view: ResourceView }) {
       </nav>
       <div className="page-head">
         <h1 tabIndex={-1}>
-          {String(row['display'])} <Value field={rm.fields.find((f) => f.name === 'status')} value={row['status']} />
+          {String(row['display'])} {rm.fields.some((f) => f.name === 'status') && <Value field={rm.fields.find((f) => f.name === 'status')} value={row['status']} />}
         </h1>
         <div className="page-actions">
           {rm.writable && (

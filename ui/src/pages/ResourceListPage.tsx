@@ -100,6 +100,15 @@ export function ResourceListPage({ view }: { readonly view: ResourceView }) {
   const refs = useRefNames(rm, rows, view.columns);
 
   if (rm === undefined) return <ErrorBanner error={new Error(`The server does not serve ${view.api}; is the UI newer than the server?`)} />;
+  if (!rm.readable)
+    return (
+      <>
+        <h1 tabIndex={-1}>{view.label}</h1>
+        <EmptyState title={`Your role cannot see ${view.label.toLowerCase()}`} action={<Link to="/">Back to the dashboard</Link>}>
+          <p>Only administrators manage {view.label.toLowerCase()}. Ask one if you need a change.</p>
+        </EmptyState>
+      </>
+    );
 
   const columns: Column<Row>[] = view.columns.map((name, i) => {
     const f = rm.fields.find((x) => x.name === name);
@@ -148,8 +157,8 @@ export function ResourceListPage({ view }: { readonly view: ResourceView }) {
         )}
       </form>
       {list.error !== undefined && <ErrorBanner error={list.error} title={`${view.label} could not be loaded`} onRetry={list.reload} />}
-      {list.data === undefined && list.error === undefined ? (
-        <p className="muted">Loading {view.label.toLowerCase()}…</p>
+      {list.data === undefined ? (
+        list.error === undefined && <p className="muted">Loading {view.label.toLowerCase()}…</p>
       ) : (
         <>
           <DataTable

@@ -71,12 +71,12 @@ function TransferTable({ rows, active, fresh }: { readonly rows: readonly Row[];
                   ) : (
                     <>
                       <span className={`badge badge-${TONE_OF_STATE[state] ?? 'off'}`}>{enumLabel(state)}</span>{' '}
-                      {state !== 'completed' && <span className="small">{String(t['reason'] ?? '')}</span>}
+                      {state !== 'completed' && typeof t['reason'] === 'string' && <span className="small">{enumLabel(t['reason'])}</span>}
                     </>
                   )}
                 </td>
                 <td className="num">{size === null ? '—' : formatBytes(size)}</td>
-                <td className="num">{rate(t)}</td>
+                <td className="num">{active || state === 'completed' ? rate(t) : '—'}</td>
                 <td className="num">{String(t['resends'])}</td>
                 <td>{opts['blksize'] ?? '512'}</td>
                 <td>

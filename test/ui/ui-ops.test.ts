@@ -327,6 +327,7 @@ describe('web UI operations pages in chromium (app, DHCP and TFTP in a namespace
     await page.getByLabel('Repeat it').fill('a new passphrase for olga');
     await page.getByRole('button', { name: 'Set password' }).click();
     await page.getByText('A new password is set for olga').waitFor();
+    await page.getByText('Only Blue team').waitFor();
     await snap(page, '12-user-detail');
 
     // A viewer who mistyped their password: the admin sees it and unlocks.
@@ -342,6 +343,12 @@ describe('web UI operations pages in chromium (app, DHCP and TFTP in a namespace
     assert.equal(unlocked.body.failed_logins, 0, JSON.stringify(unlocked.body));
     await page.getByText('1 failed login').waitFor({ state: 'detached' });
     await snap(page, '13-user-unlocked');
+    await nav(page).getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('link', { name: 'olga' }).waitFor();
+    await snap(page, '13b-users');
+    await nav(page).getByRole('link', { name: 'Boot profiles' }).click();
+    await page.getByRole('link', { name: 'local' }).waitFor();
+    await snap(page, '13c-boot-profiles');
 
     const vctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const vp = await vctx.newPage();

@@ -34,6 +34,8 @@ export interface ResourceView {
   readonly related?: readonly Related[];
   /** What the resource is, for empty states. */
   readonly blurb: string;
+  /** The search box's placeholder: what `q` matches (default: name, serial, model). */
+  readonly searchHint?: string;
 }
 
 export const RESOURCE_VIEWS: readonly ResourceView[] = [
@@ -174,6 +176,7 @@ export const RESOURCE_VIEWS: readonly ResourceView[] = [
     filters: ['kind'],
     form: [{ title: 'Profile', fields: ['name', 'kind', 'os', 'description'] }, { title: 'Linux (kind linux)', fields: ['kernel_url', 'initrd_url', 'cmdline'] }, { title: 'iPXE (kind ipxe)', fields: ['ipxe_script'] }, { title: 'Local boot (kind local)', fields: ['local_method'] }],
     blurb: 'What a server boots from the network: its local disk, a Linux kernel and initrd, or an iPXE script.',
+    searchHint: 'Name or OS…',
   },
   {
     key: 'tenants',
@@ -185,6 +188,7 @@ export const RESOURCE_VIEWS: readonly ResourceView[] = [
     filters: [],
     form: [{ title: 'Details', fields: ['name', 'slug', 'description'] }],
     blurb: 'Tenants own objects; users scoped to tenants see only theirs.',
+    searchHint: 'Name or slug…',
   },
   {
     key: 'users',
@@ -196,6 +200,7 @@ export const RESOURCE_VIEWS: readonly ResourceView[] = [
     filters: ['role', 'is_active'],
     form: [{ title: 'Account', fields: ['email', 'role', 'tenant_ids', 'is_active'] }],
     blurb: 'People who sign in to dcplane, with their role and tenant scope.',
+    searchHint: 'Username or email…',
   },
 ];
 

@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import type { FormEvent } from 'react';
-import { api } from '../api/client';
-import type { Row } from '../api/client';
+import { api, query } from '../api/client';
+import type { Page, Row } from '../api/client';
+import { useAsync } from '../api/use-async';
 import { useSignedIn } from '../api/session';
 import { ErrorBanner } from './ErrorBanner';
 import { Field } from './Field';
@@ -31,6 +32,11 @@ export function UserAdminPanel({ user, onChanged }: { readonly user: Row; readon
   const self = Number(user['id']) === me.user_id;
   const active = user['is_active'] === true;
   const failed = typeof user['failed_logins'] === 'number' ? user['failed_logins'] : 0;
+  const tenantIds = Array.isArray(user['tenant_ids']) ? (user['tenant_ids'] as number[]) : [];
+  const tenants = useAsync(
+    async () => (tenantIds.length === 0 ? [] : (await api.get<Page<Row>>(`/api/v1/tenants${query({ id__in: tenantIds.join(','), brief: 1, limit: tenantIds.length })}`)).results.map((t) => String(t['display']))),
+    tenantIds.join(','),
+  );
 
   const run = async (what: string, call: () => Promise<unknown>) => {
     setBusy(true);
@@ -78,6 +84,8 @@ export function UserAdminPanel({ user, onChanged }: { readonly user: Row; readon
           {isLocked(user) ? <strong className="text-bad">Locked until {new Date(String(user['locked_until'])).toLocaleString()}</strong> : 'Not locked'}
           {failed > 0 ? ` · ${failed} failed login${failed === 1 ? '' : 's'}` : ''}
         </dd>
+        <dt>Sees</dt>
+        <dd>{tenantIds.length === 0 ? 'Every tenant' : `Only ${(tenants.data ?? tenantIds.map((t) => `#${t}`)).join(', ')}`}</dd>
         <dt>Two-factor (TOTP)</dt>
         <dd>{user['totp_enabled'] === true ? 'On' : 'Off'}</dd>
         <dt>Last login</dt>

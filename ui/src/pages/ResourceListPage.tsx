@@ -145,7 +145,7 @@ export function ResourceListPage({ view }: { readonly view: ResourceView }) {
       <form className="toolbar" role="search" onSubmit={(e) => (e.preventDefault(), update({ q: search }))}>
         <label className="filter filter-search">
           <span>Search</span>
-          <input type="search" value={search} placeholder={`Name, serial, model…`} onChange={(e) => setSearch(e.target.value)} />
+          <input type="search" value={search} placeholder={view.searchHint ?? 'Name, serial, model…'} onChange={(e) => setSearch(e.target.value)} />
         </label>
         {filterDefs.map((f) => (
           <FilterControl key={f.name} field={f} value={filters[f.name] ?? ''} onChange={(v) => update({ [f.name]: v })} />

@@ -302,6 +302,11 @@ describe('web UI operations pages in chromium (app, DHCP and TFTP in a namespace
     await diff.getByRole('row', { name: /description\s+null\s+fan swap/ }).waitFor();
     assert.equal(await page.getByRole('row', { name: /u_position/ }).count(), 0, 'unchanged fields are folded away');
     await snap(page, '10-audit-diff');
+    // A time window after every entry: nothing matches, and the page says how to get them back.
+    await page.getByLabel('From').fill('2099-01-01T00:00');
+    await page.getByText('No entries match').waitFor();
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.getByRole('row', { name: /Create.*Rack A01/ }).waitFor();
   });
 
   it('lets an admin create, scope, reset and unlock users; a viewer sees no user admin or audit log', async () => {
@@ -328,6 +333,18 @@ describe('web UI operations pages in chromium (app, DHCP and TFTP in a namespace
     await page.getByRole('button', { name: 'Set password' }).click();
     await page.getByText('A new password is set for olga').waitFor();
     await page.getByText('Only Blue team').waitFor();
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByRole('heading', { name: 'Edit user', level: 1 }).waitFor();
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('checkbox', { name: 'Blue team' }).uncheck();
+    await snap(page, '12a-user-edit');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByText('Every tenant').waitFor();
+    await page.getByRole('button', { name: 'Disable account' }).click();
+    await page.getByText('olga is disabled and signed out everywhere.').waitFor();
+    await page.getByRole('button', { name: 'Enable account' }).waitFor();
+    const edited = await apiCall<{ results: { role: string; tenant_ids: number[]; is_active: boolean }[] }>(page, token, 'GET', '/api/v1/users?username=olga');
+    assert.deepEqual(edited.body.results.map((u) => [u.role, u.tenant_ids, u.is_active]), [['viewer', [], false]]);
     await snap(page, '12-user-detail');
 
     // A viewer who mistyped their password: the admin sees it and unlocks.

@@ -68,9 +68,9 @@ export function DhcpSubnetsPage() {
   const figures = useAsync(() => api.get<DhcpFigures>('/api/v1/dashboard/metrics'), 'dhcp-figures');
   useReloadOnLease(figures.reload, 2000);
   const reservations = useAsync(async () => {
-    const out = new Map<number, number>();
-    for (const s of subnets.data ?? []) out.set(Number(s['id']), (await api.get<Page<Row>>(`/api/v1/dhcp/reservations${query({ subnet_id: Number(s['id']), limit: 1 })}`)).count);
-    return out;
+    const ids = (subnets.data ?? []).map((s) => Number(s['id']));
+    const counts = await Promise.all(ids.map(async (id) => (await api.get<Page<Row>>(`/api/v1/dhcp/reservations${query({ subnet_id: id, limit: 1 })}`)).count));
+    return new Map(ids.map((id, i) => [id, counts[i] ?? 0]));
   }, `dhcp-subnet-res/${(subnets.data ?? []).map((s) => String(s['id'])).join(',')}`);
   const pools = figures.data?.dhcp.pools ?? [];
   const enabled = figures.data?.dhcp.enabled;

@@ -13,9 +13,9 @@ import { fieldOfPath } from '../components/ResourceForm';
 import '../ops.css';
 
 const ROLES = [
-  ['viewer', 'Viewer: reads everything but users and the audit log'],
-  ['operator', 'Operator: also changes inventory, DHCP, TFTP and boot profiles'],
-  ['admin', 'Administrator: everything, including users and the audit log'],
+  ['viewer', 'Viewer', 'reads everything but users and the audit log; changes nothing'],
+  ['operator', 'Operator', 'also changes the inventory, DHCP, TFTP and boot profiles'],
+  ['admin', 'Administrator', 'everything, including users and the audit log'],
 ] as const;
 
 /** The user form as the API takes it. */
@@ -87,11 +87,11 @@ function UserForm({ user, tenants }: { readonly user: Row | undefined; readonly 
               <input name="password" type="password" autoComplete="new-password" value={d.password} onChange={(e) => setD({ ...d, password: e.target.value })} />
             </Field>
           )}
-          <Field label="Role" error={errs.get('role')}>
+          <Field label="Role" error={errs.get('role')} hint={ROLES.find(([r]) => r === d.role)?.[2]}>
             <select name="role" value={d.role} onChange={(e) => setD({ ...d, role: e.target.value })}>
-              {ROLES.map(([r, text]) => (
+              {ROLES.map(([r, label]) => (
                 <option key={r} value={r}>
-                  {text}
+                  {label}
                 </option>
               ))}
             </select>

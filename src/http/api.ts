@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -83,7 +83,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const events = deps.events ?? new EventHub();
   const app = Fastify({
     loggerInstance: deps.logger.child({ svc: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Requests are counted in http-metrics.ts; one log line per request would drown the DHCP and TFTP logs.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     requestIdHeader: false,

@@ -190,6 +190,8 @@ async function publishCommit(inv: Inventory, hub: EventHub, events: readonly Cha
       if (img === null || t === undefined) return null;
       if (t.kind === 'self') return e.object_id;
       if (t.kind === 'column') return asTenant(img[t.column]);
+      // A link has two tenants (its ends'); its events go to unscoped readers only.
+      if (t.kind === 'ends') return null;
       const pid = img[t.column];
       return typeof pid === 'number' ? (parentTenants.get(t.parent)?.get(pid) ?? null) : null;
     };

@@ -131,6 +131,16 @@ function tenancyCondition(t: TenancyDef, scope: readonly number[]): RawBuilder<u
       return sql`${sql.ref('id')} in (${ids})`;
     case 'parent':
       return sql`${sql.ref(t.column)} in (select ${sql.ref('id')} from ${sql.table(t.parent)} where ${sql.ref('tenant_id')} in (${ids}))`;
+    case 'ends': {
+      // Readable when any end is one of the scope's objects.
+      const any = t.ends.flatMap((e) =>
+        [...t.tables].map(
+          ([type, table]) =>
+            sql`(${sql.ref(e.typeColumn)} = ${type} and ${sql.ref(e.idColumn)} in (select ${sql.ref('id')} from ${sql.table(table)} where ${sql.ref('tenant_id')} in (${ids})))`,
+        ),
+      );
+      return sql`(${sql.join(any, sql` or `)})`;
+    }
   }
 }
 

@@ -466,16 +466,37 @@ export class Repository<T extends object> {
     return r.rows.map((raw) => decodeRow(def, this.dialect, raw));
   }
 
-  /** Ids of `rows` the scope may see. */
-  private async inScope(rows: readonly AnyRow[], scope: readonly number[], db: Kysely<DynamicDatabase>): Promise<Set<number>> {
+  /**
+   * Ids of `rows` the scope may see (`read`) or change (`write`). The two
+   * differ for links only: any visible end lets a link be read, every end
+   * must be visible to change or delete it.
+   */
+  private async inScope(rows: readonly AnyRow[], scope: readonly number[], db: Kysely<DynamicDatabase>, purpose: 'read' | 'write' = 'read'): Promise<Set<number>> {
     const t = this.def.tenancy;
     const allowed = new Set(scope);
     if (t === undefined) return new Set(rows.map((r) => r.id));
     if (t.kind === 'self') return new Set(rows.filter((r) => allowed.has(r.id)).map((r) => r.id));
     if (t.kind === 'column') return new Set(rows.filter((r) => allowed.has(r[t.column] as number)).map((r) => r.id));
+    if (t.kind === 'ends') {
+      const seen = new Set<string>();
+      for (const [type, table] of t.tables) {
+        const ids = rows.flatMap((r) => t.ends.filter((e) => r[e.typeColumn] === type).map((e) => r[e.idColumn]));
+        if (ids.length === 0) continue;
+        for (const end of await selectWhereIn(db, this.dialect, this.exec.resource(table), 'id', ids)) {
+          if (allowed.has(end['tenant_id'] as number)) seen.add(`${type}:${end.id}`);
+        }
+      }
+      const sees = (r: AnyRow, e: (typeof t.ends)[number]) => seen.has(`${String(r[e.typeColumn])}:${String(r[e.idColumn])}`);
+      return new Set(rows.filter((r) => (purpose === 'read' ? t.ends.some((e) => sees(r, e)) : t.ends.every((e) => sees(r, e)))).map((r) => r.id));
+    }
     const parents = await selectWhereIn(db, this.dialect, this.exec.resource(t.parent), 'id', rows.map((r) => r[t.column]));
     const ok = new Set(parents.filter((p) => allowed.has(p['tenant_id'] as number)).map((p) => p.id));
     return new Set(rows.filter((r) => ok.has(r[t.column] as number)).map((r) => r.id));
+  }
+
+  /** Why a visible object may not be changed: one of its link ends belongs to a tenant outside the scope. */
+  private partlyOutside(id: number): string {
+    return `${this.def.objectType} ${id} also connects an object of a tenant outside this user's scope; only a user who sees both ends may change or delete it`;
   }
 
   /** A scoped writer places objects only in its tenants. */
@@ -487,8 +508,9 @@ export class Repository<T extends object> {
       for (const item of items) if (item.before === undefined) issues.fail(item.index, E.TENANT_FORBIDDEN, '', 'a user scoped to tenants cannot create tenants');
       return;
     }
-    // A parent outside the scope is a reference to a missing object (the reference check says so).
-    if (t.kind === 'parent') return;
+    // A parent outside the scope is a reference to a missing object (the reference check says so);
+    // so is a link end (the link rule says so).
+    if (t.kind === 'parent' || t.kind === 'ends') return;
     const moved = items.filter((i) => i.changed.has(t.column));
     const ok = await this.inScope(moved.map((i) => ({ ...i.after, id: i.index })), scope, tx.db);
     for (const item of moved) {
@@ -574,11 +596,16 @@ export class Repository<T extends object> {
     return this.exec.inTransaction(async (tx) => {
       const stored = new Map((await selectWhereIn(tx.db, this.dialect, this.def, 'id', parsed.map((p) => p.id))).map((r) => [r.id, r]));
       const visible = ctx.tenantScope === undefined ? undefined : await this.inScope([...stored.values()], ctx.tenantScope, tx.db);
+      const writable = ctx.tenantScope === undefined ? undefined : await this.inScope([...stored.values()], ctx.tenantScope, tx.db, 'write');
       const items: BatchItem[] = [];
       for (const p of parsed) {
         const before = stored.get(p.id);
         if (before === undefined || (visible !== undefined && !visible.has(p.id))) {
           issues.fail(p.index, E.NOT_FOUND, 'id', `no ${this.def.objectType} with id ${p.id}`);
+          continue;
+        }
+        if (writable !== undefined && !writable.has(p.id)) {
+          issues.fail(p.index, E.TENANT_FORBIDDEN, 'id', this.partlyOutside(p.id));
           continue;
         }
         if (p.input.ifVersion !== undefined && p.input.ifVersion !== before.version) {
@@ -648,12 +675,15 @@ export class Repository<T extends object> {
     return this.exec.inTransaction(async (tx) => {
       const stored = new Map((await selectWhereIn(tx.db, this.dialect, this.def, 'id', wanted.map((w) => w.id))).map((r) => [r.id, r]));
       const visible = ctx.tenantScope === undefined ? undefined : await this.inScope([...stored.values()], ctx.tenantScope, tx.db);
+      const writable = ctx.tenantScope === undefined ? undefined : await this.inScope([...stored.values()], ctx.tenantScope, tx.db, 'write');
       const rows: AnyRow[] = [];
       const indexOf = new Map<number, number>();
       for (const w of wanted) {
         const row = stored.get(w.id);
         if (row === undefined || (visible !== undefined && !visible.has(w.id))) {
           issues.fail(w.index, E.NOT_FOUND, 'id', `no ${this.def.objectType} with id ${w.id}`);
+        } else if (writable !== undefined && !writable.has(w.id)) {
+          issues.fail(w.index, E.TENANT_FORBIDDEN, 'id', this.partlyOutside(w.id));
         } else if (w.version !== undefined && w.version !== row.version) {
           issues.fail(w.index, E.VERSION_CONFLICT, 'version', `${this.def.objectType} ${w.id} is at version ${row.version}, not ${w.version}`);
         } else {

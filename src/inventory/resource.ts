@@ -40,11 +40,25 @@ export interface DependentDef {
   readonly mode: 'restrict' | 'protect' | 'owned' | 'set_null';
 }
 
-/** How a resource belongs to a tenant: its own tenant_id, through a parent's, or it is the tenant. */
+/** One end of a polymorphic link: the column naming the end's type, the one holding its id. */
+export interface TenancyEnd {
+  readonly typeColumn: string;
+  readonly idColumn: string;
+}
+
+/**
+ * How a resource belongs to a tenant: its own tenant_id, through a parent's,
+ * it is the tenant, or (`ends`, network links) through the tenant_id of the
+ * objects at its ends, whose tables `tables` names by end type. A link is
+ * read by a scoped user who sees at least one of its ends (as NetBox shows a
+ * device's cable with its far end) and written only by one who sees all of
+ * them (the creation rule already refuses an end the writer cannot see).
+ */
 export type TenancyDef =
   | { readonly kind: 'column'; readonly column: string }
   | { readonly kind: 'parent'; readonly column: string; readonly parent: string }
-  | { readonly kind: 'self' };
+  | { readonly kind: 'self' }
+  | { readonly kind: 'ends'; readonly ends: readonly TenancyEnd[]; readonly tables: ReadonlyMap<string, string> };
 
 /** A name from the seed product's API accepted on input for one of ours (`serial_number` → `serial`). */
 export interface AliasDef {

@@ -371,6 +371,14 @@ export const networkLinks = define({
   },
   uniques: [],
   dependents: [],
+  tenancy: {
+    kind: 'ends',
+    ends: [
+      { typeColumn: 'a_type', idColumn: 'a_id' },
+      { typeColumn: 'b_type', idColumn: 'b_id' },
+    ],
+    tables: LINK_END_TABLES,
+  },
   defaultOrdering: ['id'],
   rules: [linkEnds],
 });

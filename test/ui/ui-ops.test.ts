@@ -207,6 +207,15 @@ describe('web UI operations pages in chromium (app, DHCP and TFTP in a namespace
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: /leaf-a01/, level: 1 }).waitFor();
     assert.match(new URL(page.url()).pathname, /^\/network-devices\/\d+$/);
+
+    // A server racked elsewhere (the API here) appears in an open elevation without a reload.
+    await page.goBack();
+    await elevation.getByRole('link', { name: /^web-01/ }).waitFor();
+    await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true));
+    const added = await apiCall(page, token, 'POST', '/api/v1/servers', { name: 'live-01', rack_id: rackId, u_position: 30, u_size: 1, status: 'planned' });
+    assert.equal(added.status, 201, JSON.stringify(added.body));
+    await elevation.getByRole('link', { name: /^live-01, server \(Physical\), U30, 1U, Planned/ }).waitFor();
+    assert.equal(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed), true);
   });
 
   it('shows a datacenter with its racks side by side, each with its U and power use', async () => {
@@ -214,7 +223,7 @@ describe('web UI operations pages in chromium (app, DHCP and TFTP in a namespace
     await page.getByRole('link', { name: 'Berlin 2' }).click();
     await page.getByRole('heading', { name: /Berlin 2/, level: 1 }).waitFor();
     for (const name of ['A01', 'A02', 'A03']) await page.getByRole('article', { name: `Rack ${name}` }).waitFor();
-    await page.getByRole('article', { name: 'Rack A01' }).getByText('U 9/42').waitFor();
+    await page.getByRole('article', { name: 'Rack A01' }).getByText('U 10/42').waitFor();
     await page.getByRole('article', { name: 'Rack A02' }).getByText('3.5/10.0 kW').waitFor();
     await page.getByRole('article', { name: 'Rack A03' }).getByText('U 0/42').waitFor();
     // Side by side: the same top, growing x.
@@ -384,6 +393,8 @@ describe('web UI operations pages in chromium (app, DHCP and TFTP in a namespace
       await snap(vp, '16-viewer-audit-refused');
       // The rack page has no edit controls for a viewer, but the elevation still opens devices.
       await vp.goto(`${BASE}/racks/${rackId}`);
+      await vp.getByRole('link', { name: /^web-01, server/ }).waitFor();
+      await snap(vp, '17-viewer-rack-laptop-width');
       await vp.getByRole('link', { name: /^web-01, server/ }).click();
       await vp.getByRole('heading', { name: /web-01/, level: 1 }).waitFor();
       assert.equal(await vp.getByRole('link', { name: 'Edit' }).count(), 0);

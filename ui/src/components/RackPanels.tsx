@@ -1,4 +1,4 @@
-import { useCallback, useRef } from 'react';
+import { useCallback, useEffect, useMemo, useRef } from 'react';
 import { Link } from 'react-router-dom';
 import type { Row } from '../api/client';
 import type { LiveEvent } from '../api/live';
@@ -12,22 +12,41 @@ import { ErrorBanner } from './ErrorBanner';
 import { Meter } from './Meter';
 import { RackElevation, RackLegend, uRange } from './RackElevation';
 
+/** Racks drawn on a datacenter's page: past this the page would load most of the inventory; the rest are listed. */
+const MAX_FLOOR_RACKS = 200;
+
 const RACKED_TYPES: ReadonlySet<string> = new Set(['server', 'network_device', 'storage_system', 'rack']);
 
-/** Reloads (at most once a second) when a device or rack changes, so the elevation follows edits made elsewhere. */
-function useReloadOnRackChange(reload: () => void): void {
+/** A field of an inventory event's before and after images (numbers only). */
+function imageValues(e: LiveEvent, field: string): number[] {
+  const of = (x: unknown): unknown => (typeof x === 'object' && x !== null ? (x as Record<string, unknown>)[field] : undefined);
+  return [of(e.data['before']), of(e.data['after'])].filter((v): v is number => typeof v === 'number');
+}
+
+/** The racks an inventory event touches: a rack itself, or the rack a device was or is in. */
+function racksOf(e: LiveEvent): number[] {
+  return e.data['object_type'] === 'rack' ? [Number(e.data['object_id'])] : imageValues(e, 'rack_id');
+}
+
+/**
+ * Reloads (at most once a second) when an inventory event about racks or
+ * racked devices passes `concerns`, so the elevation follows edits made elsewhere.
+ */
+function useReloadOnRackChange(reload: () => void, concerns: (e: LiveEvent) => boolean): void {
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const onEvent = useCallback(
     (e: LiveEvent) => {
       if (e.type !== 'inventory' || !RACKED_TYPES.has(String(e.data['object_type'])) || pending.current !== undefined) return;
+      if (!concerns(e)) return;
       pending.current = setTimeout(() => {
         pending.current = undefined;
         reload();
       }, 1000);
     },
-    [reload],
+    [reload, concerns],
   );
   useLiveEvents(onEvent);
+  useEffect(() => () => clearTimeout(pending.current), []);
 }
 
 function powerText(powerW: number, capacityKw: number | null): string {
@@ -47,7 +66,8 @@ function heightOf(rack: Row): number {
 export function RackElevationPanel({ rack }: { readonly rack: Row }) {
   const id = Number(rack['id']);
   const res = useAsync(async () => (await loadRackDevices([id])).get(id) ?? [], `rack-devices/${id}/${String(rack['version'])}`);
-  useReloadOnRackChange(res.reload);
+  const concerns = useCallback((e: LiveEvent) => racksOf(e).includes(id), [id]);
+  useReloadOnRackChange(res.reload, concerns);
   const height = heightOf(rack);
   const name = String(rack['name'] ?? rack['display']);
   const devices = res.data ?? [];
@@ -118,17 +138,24 @@ function FloorRack({ rack, devices }: { readonly rack: Row; readonly devices: re
 /** A datacenter's racks side by side, grouped by row, each with its utilisation. */
 export function DatacenterRacks({ datacenterId }: { readonly datacenterId: string }) {
   const res = useAsync(async () => {
-    const racks = await listAll('racks', { datacenter_id: datacenterId, ordering: 'row,position,name' });
+    const all = await listAll('racks', { datacenter_id: datacenterId, ordering: 'row,position,name' });
+    const racks = all.slice(0, MAX_FLOOR_RACKS);
     const devices = await loadRackDevices(racks.map((r) => Number(r['id'])));
-    return { racks, devices };
+    return { racks, devices, total: all.length };
   }, `dc-racks/${datacenterId}`);
-  useReloadOnRackChange(res.reload);
+  const shown = useMemo(() => new Set((res.data?.racks ?? []).map((r) => Number(r['id']))), [res.data]);
+  // A rack added to (or moved into) this datacenter is not shown yet: its datacenter_id says it is ours.
+  const concerns = useCallback(
+    (e: LiveEvent) => (e.data['object_type'] === 'rack' ? imageValues(e, 'datacenter_id').includes(Number(datacenterId)) : racksOf(e).some((r) => shown.has(r))),
+    [datacenterId, shown],
+  );
+  useReloadOnRackChange(res.reload, concerns);
   const rows = new Map<string, Row[]>();
   for (const r of res.data?.racks ?? []) {
     const row = typeof r['row'] === 'string' && r['row'] !== '' ? r['row'] : '';
     rows.set(row, [...(rows.get(row) ?? []), r]);
   }
-  const total = res.data?.racks.length ?? 0;
+  const total = res.data?.total ?? 0;
   return (
     <section className="panel" aria-labelledby="floor-title">
       <div className="panel-head">
@@ -154,6 +181,11 @@ export function DatacenterRacks({ datacenterId }: { readonly datacenterId: strin
           </div>
         </div>
       ))}
+      {total > (res.data?.racks.length ?? 0) && (
+        <p className="note">
+          Showing the first {MAX_FLOOR_RACKS} of {total.toLocaleString()} racks. <Link to={`/racks?datacenter_id=${datacenterId}`}>List them all</Link> and open one for its elevation.
+        </p>
+      )}
       {total > 0 && <RackLegend />}
     </section>
   );

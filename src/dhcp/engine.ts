@@ -368,15 +368,18 @@ export class DhcpEngine {
   }
 
   /**
-   * The client's binding in a subnet. The view indexes a lease by the key it
-   * was taken with, so a client that now sends option 61 also looks under
-   * its hardware address for one taken without (isMine decides).
+   * The client's binding in a subnet, by isMine (Kea's belongsToClient). The
+   * view indexes a lease by the key it was taken with: a client that now
+   * sends option 61 also looks under its hardware address for one taken
+   * without; a client that sends none (PXE firmware after the installed OS,
+   * or the other way round) owns whatever its hardware address took.
    */
   private ownLease(c: Client, subnetId: number): Lease | undefined {
     const { info, leases } = c;
+    if (info.clientId === '') return leases.byMac(info.mac, subnetId);
     const l = leases.byClient(info.clientKey, subnetId);
-    if (l !== undefined && isMine(l, info)) return l;
-    if (info.clientId === '' || info.mac === '') return undefined;
+    if (l !== undefined) return l;
+    if (info.mac === '') return undefined;
     const h = leases.byClient(`hw:${info.mac}`, subnetId);
     return h !== undefined && isMine(h, info) ? h : undefined;
   }
@@ -500,8 +503,8 @@ export class DhcpEngine {
         // "the client has chosen another server": our offer is void.
         const changes: LeaseChange[] = [];
         for (const s of c.group) {
-          const l = leases.byClient(info.clientKey, s.id);
-          if (l !== undefined && l.state === 'offered' && isMine(l, info)) changes.push({ kind: 'delete', ip: l.ip, durable: false });
+          const l = this.ownLease(c, s.id);
+          if (l !== undefined && l.state === 'offered') changes.push({ kind: 'delete', ip: l.ip, durable: false });
         }
         return { kind: 'no-reply', changes, event: this.event('ignored', info, undefined, undefined, 'client selected another server') };
       }
@@ -523,7 +526,7 @@ export class DhcpEngine {
       const l = leases.byIp(ip);
       const known = (res !== undefined && res.ip !== 0)
         || (l !== undefined && l.state !== 'declined' && isMine(l, info))
-        || leases.byClient(info.clientKey, sub.id) !== undefined;
+        || this.ownLease(c, sub.id) !== undefined;
       if (!known) {
         // "If the DHCP server has no record of this client, then it MUST remain silent" — unless the address is plainly someone else's.
         if (l !== undefined && !isMine(l, info) && this.availability(ip, sub, c) === Avail.TAKEN) {

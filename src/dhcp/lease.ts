@@ -38,6 +38,13 @@ export interface LeaseView {
   byIp(ip: Ipv4): Lease | undefined;
   /** The lease this client holds in the given subnet, if any (any state). */
   byClient(clientKey: string, subnetId: number): Lease | undefined;
+  /**
+   * The lease this hardware address holds in the subnet, whatever client
+   * identifier it was taken with (Kea's belongsToClient for a client that
+   * sends no option 61: PXE firmware without, the installed OS with). Same
+   * choice among several as byClient.
+   */
+  byMac(mac: string, subnetId: number): Lease | undefined;
 }
 
 /** A change the engine wants applied. `durable` changes must be on disk before the reply is sent. */

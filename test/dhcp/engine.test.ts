@@ -410,6 +410,18 @@ describe('reservations and client identity', () => {
     const other = send(T.REQUEST, { mac: '52:54:00:00:0f:02', options: { 61: [0xff, 7], 50: ipBytes(a) } });
     assert.equal(typeOf(other), T.NAK, 'another NIC whose client id the lease no longer has');
   });
+  it('a dynamic lease taken with option 61 is the same NIC\'s when it later comes without (PXE firmware after the OS, Kea belongsToClient)', () => {
+    const os = { mac: '52:54:00:00:10:01', options: { 61: [0xff, 4, 4] } };
+    const a = bind(os);
+    assert.equal(leaseAt(a)?.clientId, 'ff0404');
+    const fw = { mac: '52:54:00:00:10:01' };
+    assert.equal(formatIpv4(reply(send(T.DISCOVER, fw)).yiaddr), a, 'DISCOVER: offered its own address');
+    assert.equal(typeOf(send(T.REQUEST, { ...fw, options: { 50: ipBytes(a) } })), T.ACK, 'INIT-REBOOT: known, ACKed');
+    assert.equal(bind(fw), a, 'a full exchange keeps the address');
+    const held = view.all().filter((l) => l.mac === fw.mac && (l.state === 'active' || l.state === 'offered'));
+    assert.deepEqual(held.map((l) => formatIpv4(l.ip)), [a], 'one binding, no second address');
+    assert.equal(bind({ mac: '52:54:00:00:10:02' }) !== a, true, 'another NIC without option 61 does not get it');
+  });
   it('a client without option 61 is known by hardware address and works with hlen 0 plus a client id', () => {
     const out = send(T.DISCOVER, { htype: 32, hlen: 0, options: { 61: [0xff, 0, 1] } });
     const p = reply(out);

@@ -27,6 +27,18 @@ export class MemoryLeaseView implements LeaseView {
     return l !== undefined && clientKeyOf(l) === clientKey && l.subnetId === subnetId ? l : undefined;
   }
 
+  /** By a scan, unlike the store's index: the reference the index is checked against. Active first, then offered, then the rest, latest start. */
+  byMac(mac: string, subnetId: number): Lease | undefined {
+    if (mac === '') return undefined;
+    const rank = (l: Lease): number => (l.state === 'active' ? 0 : l.state === 'offered' ? 1 : l.state === 'declined' ? 3 : 2);
+    let best: Lease | undefined;
+    for (const l of this.leases.values()) {
+      if (l.mac !== mac || l.subnetId !== subnetId) continue;
+      if (best === undefined || rank(l) < rank(best) || (rank(l) === rank(best) && l.start >= best.start)) best = l;
+    }
+    return best;
+  }
+
   apply(changes: readonly LeaseChange[]): void {
     for (const ch of changes) {
       this.log.push(ch);

@@ -173,6 +173,10 @@ export abstract class GroupCommitLeaseStore implements LeaseStore {
     return this.index.byClient(clientKey, subnetId);
   }
 
+  byMac(mac: string, subnetId: number): Lease | undefined {
+    return this.index.byMac(mac, subnetId);
+  }
+
   all(): Lease[] {
     return this.index.all();
   }

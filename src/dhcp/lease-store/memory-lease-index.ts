@@ -32,6 +32,21 @@ function clientSlot(clientKey: string, subnetId: number): string {
   return `${subnetId}/${clientKey}`;
 }
 
+/** The best of a client slot's leases by CLIENT_RANK, then latest `start`, then most recently written; `best` competes too. */
+function bestOf(slot: ReadonlyMap<Ipv4, Lease> | undefined, best: Lease | undefined): Lease | undefined {
+  if (slot === undefined) return best;
+  for (const l of slot.values()) {
+    if (
+      best === undefined ||
+      CLIENT_RANK[l.state] < CLIENT_RANK[best.state] ||
+      (CLIENT_RANK[l.state] === CLIENT_RANK[best.state] && l.start >= best.start)
+    ) {
+      best = l;
+    }
+  }
+  return best;
+}
+
 function isUint32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
@@ -146,6 +161,8 @@ export class MemoryLeaseIndex implements LeaseView {
   private readonly byAddress = new Map<Ipv4, Lease>();
   /** `${subnetId}/${clientKey}` → that client's leases in that subnet, least recently written first. */
   private readonly byClientSlot = new Map<string, Map<Ipv4, Lease>>();
+  /** `${subnetId}/${mac}` → the leases taken WITH a client identifier by that hardware address (those without are its `hw:` client slot). */
+  private readonly withIdByMac = new Map<string, Map<Ipv4, Lease>>();
   private readonly bySubnetId = new Map<number, Map<Ipv4, Lease>>();
   private readonly counts = new Map<number, Record<LeaseState, number>>();
   private readonly heaps = { offer: new ExpiryHeap(), persisted: new ExpiryHeap() };
@@ -167,19 +184,18 @@ export class MemoryLeaseIndex implements LeaseView {
    * latest `start` (stable across restarts), then the most recently written.
    */
   byClient(clientKey: string, subnetId: number): Lease | undefined {
-    const slot = this.byClientSlot.get(clientSlot(clientKey, subnetId));
-    if (slot === undefined) return undefined;
-    let best: Lease | undefined;
-    for (const l of slot.values()) {
-      if (
-        best === undefined ||
-        CLIENT_RANK[l.state] < CLIENT_RANK[best.state] ||
-        (CLIENT_RANK[l.state] === CLIENT_RANK[best.state] && l.start >= best.start)
-      ) {
-        best = l;
-      }
-    }
-    return best;
+    return bestOf(this.byClientSlot.get(clientSlot(clientKey, subnetId)), undefined);
+  }
+
+  /**
+   * The hardware address's lease in the subnet, whatever client identifier it
+   * was taken with: the leases taken without one are its `hw:` client slot,
+   * the others its slot in `withIdByMac`.
+   */
+  byMac(mac: string, subnetId: number): Lease | undefined {
+    if (mac === '') return undefined;
+    const own = bestOf(this.byClientSlot.get(clientSlot(`hw:${mac}`, subnetId)), undefined);
+    return this.withIdByMac.size === 0 ? own : bestOf(this.withIdByMac.get(clientSlot(mac, subnetId)), own);
   }
 
   /** Every lease this client has in the subnet, least recently written first. */
@@ -231,6 +247,15 @@ export class MemoryLeaseIndex implements LeaseView {
       }
       slot.set(lease.ip, lease);
     }
+    if (lease.clientId !== '' && lease.mac !== '') {
+      const macKey = clientSlot(lease.mac, lease.subnetId);
+      let slot = this.withIdByMac.get(macKey);
+      if (slot === undefined) {
+        slot = new Map();
+        this.withIdByMac.set(macKey, slot);
+      }
+      slot.set(lease.ip, lease);
+    }
 
     let sub = this.bySubnetId.get(lease.subnetId);
     if (sub === undefined) {
@@ -271,6 +296,14 @@ export class MemoryLeaseIndex implements LeaseView {
       if (slot !== undefined) {
         slot.delete(ip);
         if (slot.size === 0) this.byClientSlot.delete(slotKey);
+      }
+    }
+    if (prev.clientId !== '' && prev.mac !== '') {
+      const macKey = clientSlot(prev.mac, prev.subnetId);
+      const slot = this.withIdByMac.get(macKey);
+      if (slot !== undefined) {
+        slot.delete(ip);
+        if (slot.size === 0) this.withIdByMac.delete(macKey);
       }
     }
 

@@ -46,6 +46,21 @@ describe('MemoryLeaseIndex', () => {
     assert.deepEqual(ix.clientLeases('id:01aa', 1), [moved]);
   });
 
+  it('finds a hardware address\'s lease whatever client id it was taken with', () => {
+    const ix = new MemoryLeaseIndex();
+    const withId = lease({ ip: 10, mac: 'aa:aa:aa:aa:aa:aa', clientId: '01aa', state: 'active', start: 100 });
+    const without = lease({ ip: 11, mac: 'aa:aa:aa:aa:aa:aa', state: 'released', start: 150 });
+    ix.apply([up(withId)]);
+    assert.equal(ix.byClient('hw:aa:aa:aa:aa:aa:aa', 1), undefined, 'not under the hardware key it was not taken with');
+    assert.equal(ix.byMac('aa:aa:aa:aa:aa:aa', 1), withId);
+    ix.apply([up(without)]);
+    assert.equal(ix.byMac('aa:aa:aa:aa:aa:aa', 1), withId, 'an active binding beats a later released one');
+    ix.apply([del(10)]);
+    assert.equal(ix.byMac('aa:aa:aa:aa:aa:aa', 1), without);
+    assert.equal(ix.byMac('aa:aa:aa:aa:aa:aa', 2), undefined);
+    assert.equal(ix.byMac('', 1), undefined);
+  });
+
   it('an address passing to another client or subnet is unindexed from the old ones', () => {
     const ix = new MemoryLeaseIndex();
     ix.apply([up(lease({ ip: 10, mac: 'aa:aa:aa:aa:aa:aa', subnetId: 1 }))]);
@@ -190,6 +205,12 @@ describe('MemoryLeaseIndex', () => {
         mine.sort((a, b) => RANK[a.lease.state] - RANK[b.lease.state] || b.lease.start - a.lease.start || b.seq - a.seq);
         return mine[0]?.lease;
       }
+      /** Every lease of the hardware address in the subnet, whatever its client id, best first (ties on rank and start in any order). */
+      byMac(mac: string, subnetId: number): Lease[] {
+        if (mac === '') return [];
+        const mine = [...this.rows.values()].map((r) => r.lease).filter((l) => l.mac === mac && l.subnetId === subnetId);
+        return mine.sort((a, b) => RANK[a.state] - RANK[b.state] || b.start - a.start);
+      }
       due(now: number, offers: boolean): Lease[] {
         return [...this.rows.values()]
           .map((r) => r.lease)
@@ -204,6 +225,19 @@ describe('MemoryLeaseIndex', () => {
       const keys = ['hw:aa:aa:aa:aa:aa:aa', 'hw:bb:bb:bb:bb:bb:bb', 'hw:cc:cc:cc:cc:cc:cc', 'hw:', 'id:01aa', 'id:01bb'];
       for (const k of keys) {
         for (let s = 1; s <= 3; s++) assert.equal(ix.byClient(k, s), m.byClient(k, s), `byClient(${k}, ${s})`);
+      }
+      for (const mac of ['aa:aa:aa:aa:aa:aa', 'bb:bb:bb:bb:bb:bb', 'cc:cc:cc:cc:cc:cc', '']) {
+        for (let s = 1; s <= 3; s++) {
+          const got = ix.byMac(mac, s);
+          const want = m.byMac(mac, s);
+          const top = want[0];
+          if (top === undefined) {
+            assert.equal(got, undefined, `byMac(${mac}, ${s})`);
+            continue;
+          }
+          assert.ok(got !== undefined && want.includes(got), `byMac(${mac}, ${s}) is one of the address's leases`);
+          assert.deepEqual([RANK[got.state], got.start], [RANK[top.state], top.start], `byMac(${mac}, ${s}) is a best one`);
+        }
       }
       const byIp = (a: Lease, b: Lease): number => a.ip - b.ip;
       for (let s = 1; s <= 3; s++) {

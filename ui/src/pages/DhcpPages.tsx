@@ -251,12 +251,12 @@ export function DhcpLeasesPage() {
         leases.error === undefined && <p className="muted">Loading leases…</p>
       ) : (
         <>
-          <div className={`table-wrap${leases.loading ? '' : ''}`}>
-            {rows.length === 0 ? (
-              <EmptyState title={subnetId !== '' || state !== '' ? 'No leases match' : 'No leases yet'}>
-                <p>{subnetId !== '' || state !== '' ? 'Nothing matches these filters; set them to Any to see every lease.' : 'When a client is given an address it appears here at once. Check that DHCP is on and the subnet has a pool or reservations.'}</p>
-              </EmptyState>
-            ) : (
+          {rows.length === 0 ? (
+            <EmptyState title={subnetId !== '' || state !== '' ? 'No leases match' : 'No leases yet'}>
+              <p>{subnetId !== '' || state !== '' ? 'Nothing matches these filters; set them to Any to see every lease.' : 'When a client is given an address it appears here at once. Check that DHCP is on and the subnet has a pool or reservations.'}</p>
+            </EmptyState>
+          ) : (
+            <div className="table-wrap">
               <table className="data">
                 <caption className="sr-only">DHCP leases</caption>
                 <thead>
@@ -281,8 +281,8 @@ export function DhcpLeasesPage() {
                   })}
                 </tbody>
               </table>
-            )}
-          </div>
+            </div>
+          )}
           {leases.data.count > 0 && <Pagination count={leases.data.count} limit={limit} offset={offset} onChange={(l, o) => setParams((p) => { const n = new URLSearchParams(p); n.set('limit', String(l)); n.set('offset', String(o)); return n; })} />}
         </>
       )}

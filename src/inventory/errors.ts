@@ -42,6 +42,8 @@ export const InventoryErrorCode = {
   RESERVATION_DERIVED: 'INVENTORY_ERR_RESERVATION_DERIVED',
   /** A server's derived reservation would take a MAC or address another reservation of its subnet holds. */
   RESERVATION_CONFLICT: 'INVENTORY_ERR_RESERVATION_CONFLICT',
+  /** The write would leave no active admin (demoting, disabling or deleting the last one). */
+  LAST_ADMIN: 'INVENTORY_ERR_LAST_ADMIN',
   /** Several issues with different codes; each issue carries its own. */
   MULTIPLE: 'INVENTORY_ERR_MULTIPLE',
 } as const;
@@ -76,6 +78,7 @@ export const INVENTORY_ERROR_STATUS: Readonly<Record<InventoryErrorCode, number>
   INVENTORY_ERR_HAS_DEPENDENTS: 409,
   INVENTORY_ERR_RESERVATION_DERIVED: 409,
   INVENTORY_ERR_RESERVATION_CONFLICT: 409,
+  INVENTORY_ERR_LAST_ADMIN: 409,
   INVENTORY_ERR_MULTIPLE: 422,
 });
 

@@ -90,6 +90,8 @@ type Row = Record<string, unknown>;
 
 const IGNORED_ON_INPUT: ReadonlySet<string> = new Set(['created_at', 'updated_at']);
 const CHUNK = 500;
+/** pg_advisory_xact_lock key serialising writes that take away an admin (ASCII 'dcpa'). */
+const LAST_ADMIN_LOCK = 0x64637061;
 
 /**
  * Lets other work run between the chunks of a big write. better-sqlite3 runs
@@ -810,6 +812,28 @@ export class Repository<T extends object> {
       events?.push(ev);
     }
     await this.exec.derived?.follow(tx, def, changes, ctx, now);
+    if (def.name === 'users') await this.keepAnAdmin(tx, changes);
+  }
+
+  /**
+   * Refuses a users write that leaves no active admin (demoting, disabling or
+   * deleting the last one, the caller itself included): nobody could manage
+   * users again short of editing the database. On PostgreSQL a transaction
+   * lock taken after the write orders concurrent ones: the later counts
+   * after the earlier committed, so two admins demoting each other at once
+   * cannot both succeed (SQLite runs one writer at a time anyway).
+   */
+  private async keepAnAdmin(tx: TxScope, changes: readonly { before: AnyRow | undefined; after: AnyRow | undefined }[]): Promise<void> {
+    const activeAdmin = (r: AnyRow | undefined) => r !== undefined && r['role'] === 'admin' && r['is_active'] === true;
+    const lost = changes.filter((c) => activeAdmin(c.before) && !activeAdmin(c.after));
+    if (lost.length === 0) return;
+    if (this.dialect.name === 'postgres') await sql`select pg_advisory_xact_lock(${LAST_ADMIN_LOCK})`.execute(tx.db);
+    const left = await sql<{ n: number | string }>`select count(*) as n from ${sql.table('users')} where ${sql.ref('role')} = 'admin' and ${sql.ref('is_active')} = ${this.dialect.encode('bool', true)}`.execute(tx.db);
+    if (Number(left.rows[0]?.n ?? 0) > 0) return;
+    const c = lost[0]!;
+    const path = c.after === undefined ? 'id' : c.after['is_active'] !== true ? 'is_active' : 'role';
+    const what = c.after === undefined ? 'deleting' : path === 'is_active' ? 'disabling' : 'demoting';
+    throw new InventoryError([issue(E.LAST_ADMIN, path, `${what} user ${String(c.before!['username'])} would leave no active admin; make another user an active admin first`)]);
   }
 
   /**

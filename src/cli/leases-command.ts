@@ -1,8 +1,11 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, defaultConfig, loadConfigFile } from '../config/load.js';
+import { maskUrl } from '../db/postgres/connect.js';
 import { leaseToJson } from '../http/api.js';
 import { openLeaseStore } from '../dhcp/lease-store/open-lease-store.js';
+import { PG_LEASE_TABLE } from '../dhcp/lease-store/postgres-lease-store.js';
+import { LEASE_DB_FILE } from '../dhcp/lease-store/sqlite-lease-store.js';
 import { formatIpv4 } from '../net/ipv4.js';
 
 interface LeasesListOptions {
@@ -13,16 +16,27 @@ interface LeasesListOptions {
   readonly dataDir?: string;
 }
 
+/**
+ * Where the lease store of `database` lives, for messages: the SQLite file in
+ * the data directory, or the lease table in the PostgreSQL database (its URL
+ * with the password masked); the data directory plays no part then.
+ */
+export function leaseStoreLocation(database: string, dataDir: string): string {
+  const db = database.trim();
+  if (db === '' || db === 'sqlite') return join(dataDir, LEASE_DB_FILE);
+  return `table ${PG_LEASE_TABLE} of PostgreSQL ${maskUrl(db)}`;
+}
+
 export function registerLeases(program: Command): void {
   const leases = program.command('leases').description('Inspect DHCP leases');
   leases
     .command('list')
-    .description('List leases from the lease store of the data directory (safe while the server runs)')
+    .description('List leases from the lease store of the configuration (the data directory\'s SQLite file, or PostgreSQL); safe while the server runs')
     .option('-s, --subnet <id>', 'only leases of this subnet id')
     .option('--state <state>', 'only leases in this state (offered, active, released, expired, declined)')
     .option('--json', 'print JSON (one array) instead of a table')
     .option('-c, --config <file>', 'configuration file (for data_dir and database)')
-    .option('-d, --data-dir <dir>', 'data directory (default: data_dir of the configuration, or ./data)')
+    .option('-d, --data-dir <dir>', 'data directory of a SQLite lease store (default: data_dir of the configuration, or ./data)')
     .action(async (opts: LeasesListOptions) => {
       let subnet: number | undefined;
       if (opts.subnet !== undefined) {
@@ -47,7 +61,7 @@ export function registerLeases(program: Command): void {
           return;
         }
         if (rows.length === 0) {
-          process.stdout.write(`no leases${subnet !== undefined ? ` in subnet ${subnet}` : ''} in ${dataDir}\n`);
+          process.stdout.write(`no leases${subnet !== undefined ? ` in subnet ${subnet}` : ''} in ${leaseStoreLocation(config.database, dataDir)}\n`);
           return;
         }
         const table = rows.map((l) => [

@@ -182,7 +182,7 @@ export function DhcpLeasesPage() {
     const ip = e.data['ip'];
     if (typeof ip === 'string') setTouched((m) => new Map(m).set(ip, Date.now()));
   }, []);
-  useReloadOnLease(leases.reload, 300, mark);
+  useReloadOnLease(leases.reload, 1000, mark);
   const stats = useLiveStats();
   const recent = stats.recent.filter((e) => e.type === 'dhcp').slice(0, 12);
   const subnetName = new Map((subnets.data ?? []).map((s) => [Number(s['id']), String(s['subnet'])]));

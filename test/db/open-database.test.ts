@@ -1,9 +1,13 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { migrateToLatest, migrationNames } from '../../src/db/migrations.js';
 import { openDatabase } from '../../src/db/open-database.js';
 import { DbErrorCode } from '../../src/db/errors.js';
+import { openInventory } from '../../src/inventory/inventory.js';
 import { testBackends } from './backends.js';
 
 const backends = await testBackends();
@@ -97,6 +101,29 @@ for (const backend of backends) {
 }
 
 describe('openDatabase', () => {
+  it('gives SQLite planner statistics for the tables that have rows (PRAGMA optimize at close and open)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dcplane-optimize-'));
+    try {
+      let db = await openDatabase('sqlite', dir);
+      await openInventory(db).servers.bulkCreate(
+        Array.from({ length: 500 }, (_, i) => ({ name: `s${i}`, status: i % 3 === 0 ? 'planned' : 'active' })),
+        { user: 'test' },
+      );
+      await db.close();
+      db = await openDatabase('sqlite', dir);
+      try {
+        const rows = (await sql<{ idx: string; stat: string }>`select idx, stat from sqlite_stat1 where tbl = 'servers'`.execute(db.db)).rows;
+        const byName = rows.find((r) => r.idx === 'ix_servers_name_id');
+        assert.ok(byName !== undefined, `no statistics for servers: ${JSON.stringify(rows)}`);
+        assert.match(byName.stat, /^500 /);
+      } finally {
+        await db.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a database that is neither sqlite nor postgres://, without echoing a password', async () => {
     await assert.rejects(openDatabase('mysql://u:secret@h/db', '/tmp'), (e: Error & { code?: string }) => {
       assert.equal(e.code, DbErrorCode.UNSUPPORTED_DATABASE);

@@ -408,3 +408,29 @@ export function messageTypeOf(p: DhcpPacket): number | undefined {
   const v = p.options.get(Opt.MESSAGE_TYPE);
   return v !== undefined && v.length === 1 ? v[0] : undefined;
 }
+
+/**
+ * The message type (option 53) of an undecoded datagram, read from the
+ * options field alone; 0 when it is not there in one well-formed piece (too
+ * short, bad cookie, overloaded into sname/file, split, absent). A cheap
+ * look for load shedding, which must not cost a decode: decodePacket stays
+ * the judge of whether the packet is valid.
+ */
+export function peekMessageType(buf: Uint8Array): number {
+  const size = buf.length;
+  if (size < OPTIONS_OFFSET + 3) return 0;
+  if (buf[BOOTP_HEADER_LENGTH] !== 99 || buf[BOOTP_HEADER_LENGTH + 1] !== 130 || buf[BOOTP_HEADER_LENGTH + 2] !== 83 || buf[BOOTP_HEADER_LENGTH + 3] !== 99) return 0;
+  let i = OPTIONS_OFFSET;
+  while (i < size) {
+    const code = buf[i] as number;
+    if (code === Opt.PAD) {
+      i++;
+      continue;
+    }
+    if (code === Opt.END || i + 1 >= size) return 0;
+    const length = buf[i + 1] as number;
+    if (code === Opt.MESSAGE_TYPE) return length === 1 && i + 2 < size ? (buf[i + 2] as number) : 0;
+    i += 2 + length;
+  }
+  return 0;
+}

@@ -3,7 +3,8 @@ import type { Registry } from 'prom-client';
 import type { DhcpConfig } from '../config/types.js';
 import { formatIpv4 } from '../net/ipv4.js';
 import { interfaceAddresses, interfaceExists } from '../net/interfaces.js';
-import { decodePacket, messageTypeOf } from './codec.js';
+import { decodePacket, messageTypeOf, peekMessageType } from './codec.js';
+import { MessageType } from './constants.js';
 import { DhcpEngine, compileDhcpConfig } from './engine.js';
 import type { EngineEvent, EngineOutcome, InterfaceInfo, ReplyDestination } from './engine.js';
 import { DhcpDecodeError } from './errors.js';
@@ -214,7 +215,12 @@ export class DhcpServer {
     return DhcpTransport.open({
       interfaces: config.interfaces ?? [],
       port: config.port ?? 67,
-      onPacket: (msg, info) => this.onPacket(msg, info.iface, info.sourceIp, info.sourcePort),
+      onPacket: (msg, info) => {
+        // Behind the offered load: a DISCOVER starts an exchange the server may not finish, a REQUEST finishes one.
+        // Shedding DISCOVERs unread leaves the CPU to the REQUESTs (Kea drops them by age; this drops them by backlog).
+        if (info.backlogged && peekMessageType(msg) === MessageType.DISCOVER) this.metrics.dropped('overload_discover');
+        else this.onPacket(msg, info.iface, info.sourceIp, info.sourcePort);
+      },
       onError: (err, iface) => {
         if ((err as { handler?: unknown }).handler === true) {
           this.metrics.dropped('handler_error');

@@ -33,6 +33,11 @@ export interface PacketInfo {
   readonly iface: string;
   readonly sourceIp: Ipv4;
   readonly sourcePort: number;
+  /**
+   * The socket has not run dry for BACKLOG_BATCHES full reads in a row: the
+   * server is behind its offered load, and may shed what it cannot finish.
+   */
+  readonly backlogged: boolean;
 }
 
 export interface SendDestination {
@@ -77,6 +82,13 @@ const RECV_SLOTS = 64;
 /** A jumbo frame's payload fits; a DHCP message is rarely over 1,500 octets. */
 const RECV_SLOT_BYTES = 9216;
 const META_FIELDS = 4;
+/**
+ * Full reads in a row (every slot filled: more may wait) after which the
+ * socket counts as backlogged: 8 × 64 datagrams read without the socket
+ * running dry is tens of milliseconds of work queued, beyond what a GC pause
+ * or a burst of the client leaves.
+ */
+const BACKLOG_BATCHES = 8;
 const EAGAIN = osConstants.errno.EAGAIN;
 /** The addon's word for "polling this socket failed too often in a row; it is no longer read". */
 const EIO = osConstants.errno.EIO;
@@ -155,6 +167,7 @@ export class DhcpTransport {
     const slab = Buffer.alloc(RECV_SLOTS * RECV_SLOT_BYTES);
     const meta = new Uint32Array(RECV_SLOTS * META_FIELDS);
     const onPacket = opts.onPacket;
+    let fullReads = 0;
     const onPackets = (n: number): void => {
       if (n < 0) {
         // The addon clears the socket's error and polls again; -EIO means it gave up on this socket.
@@ -164,6 +177,8 @@ export class DhcpTransport {
         this.onError(err, name);
         return;
       }
+      fullReads = n === RECV_SLOTS ? fullReads + 1 : 0;
+      const backlogged = fullReads >= BACKLOG_BATCHES;
       for (let i = 0; i < n && !this.closed; i++) {
         const m = i * META_FIELDS;
         if (meta[m + 3] !== 0) {
@@ -179,7 +194,7 @@ export class DhcpTransport {
         // An exception escaping to the addon is fatal to the process (napi_fatal_exception): one
         // packet's failure (os.networkInterfaces() under EMFILE, say) must not end the service.
         try {
-          onPacket(msg, { iface: name, sourceIp: meta[m + 1] as number, sourcePort: meta[m + 2] as number });
+          onPacket(msg, { iface: name, sourceIp: meta[m + 1] as number, sourcePort: meta[m + 2] as number, backlogged });
         } catch (err) {
           counters.handlerErrors++;
           this.onError(Object.assign(err instanceof Error ? err : new Error(String(err)), { handler: true }), name);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import * as fc from 'fast-check';
-import { decodePacket, encodePacket } from '../../src/dhcp/codec.js';
+import { decodePacket, encodePacket, messageTypeOf, peekMessageType } from '../../src/dhcp/codec.js';
 import { DECODE_REASONS, DhcpDecodeError, DhcpEncodeError, DhcpErrorCode } from '../../src/dhcp/errors.js';
 import type { DhcpPacket } from '../../src/dhcp/packet.js';
 
@@ -158,6 +158,28 @@ describe('codec properties', () => {
         assert.deepEqual(plain(d), expected);
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it('peekMessageType (load shedding) agrees with the decoder or says 0, and never throws', () => {
+    fc.assert(
+      fc.property(fc.oneof(nearlyValidPacket, fc.uint8Array({ maxLength: 400 })), (bytes) => {
+        const peeked = peekMessageType(bytes);
+        if (peeked === 0) return;
+        const p = decodeOrCodedError(bytes);
+        // A repeated option 53 is concatenated by the decoder (RFC 3396) into no valid type: the server drops that packet either way.
+        const decoded = p === undefined ? undefined : messageTypeOf(p);
+        if (decoded !== undefined) assert.equal(peeked, decoded);
+      }),
+      { numRuns: 3000 },
+    );
+    fc.assert(
+      fc.property(anyPacket, fc.integer({ min: 1, max: 18 }), (p, type) => {
+        p.options.delete(52);
+        p.options.set(53, Uint8Array.of(type));
+        assert.equal(peekMessageType(encodePacket(p, { maxSize: 1 << 20 })), type);
+      }),
+      { numRuns: 500 },
     );
   });
 

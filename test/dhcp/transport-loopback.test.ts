@@ -4,9 +4,11 @@
  * addon, which hands it to napi_fatal_exception: the process died.
  */
 import { strict as assert } from 'node:assert';
+import { closeSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { describe, it } from 'node:test';
 import { DhcpTransport } from '../../src/dhcp/transport.js';
+import { loadNative } from '../../src/net/native.js';
 
 const PORT = 10267;
 const skip = process.getuid?.() !== 0 ? 'needs root (the transport binds to a device)' : false;
@@ -40,6 +42,42 @@ describe('DhcpTransport on lo', { skip }, () => {
       assert.equal(transport.counters('lo').received, 3);
     } finally {
       sock.close();
+      transport.close();
+    }
+  });
+
+  it('a socket read full again and again is flagged backlogged (the server sheds DISCOVERs then), and not before', async () => {
+    const native = loadNative();
+    // A free port for the transport: the addon's own socket on port 0, closed again.
+    const probe = native.openUdpSocket('lo', 0);
+    const port = native.localPort(probe);
+    closeSync(probe);
+    const flags: boolean[] = [];
+    const transport = await DhcpTransport.open({
+      interfaces: ['lo'],
+      port,
+      onPacket: (_msg, info) => flags.push(info.backlogged),
+      onError: () => undefined,
+    });
+    const tx = native.openUdpSocket('lo', 0);
+    try {
+      // 1,024 datagrams queued in one turn (sendmmsg is synchronous): the receiver then reads 16 full batches of 64 back to back.
+      const count = 1024;
+      const packets = Array.from({ length: count }, (_, i) => Buffer.from(`p${i}`));
+      let at = 0;
+      while (at < count) {
+        const r = native.sendBatch(tx, packets, new Uint32Array(count).fill(0x7f000001), new Uint16Array(count).fill(port), at, count);
+        assert.ok(r > 0, `sendBatch: ${r}`);
+        at += r;
+      }
+      const deadline = Date.now() + 5000;
+      while (flags.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(flags.length, count);
+      // The first 7 full reads are not yet a backlog (a burst or a GC pause leaves as much); from the 8th on they are.
+      assert.equal(flags.indexOf(true), 7 * 64);
+      assert.ok(flags.slice(7 * 64).every((b) => b));
+    } finally {
+      closeSync(tx);
       transport.close();
     }
   });

@@ -6,8 +6,10 @@
 import { it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { packageRoot } from '../../src/common/package-root.js';
 import { applyDefaults } from '../../src/config/defaults.js';
 import type { ResolvedDhcpConfig } from '../../src/config/defaults.js';
 import { ConfigError } from '../../src/config/errors.js';
@@ -98,7 +100,7 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
 
   it('seeding the full example file and comparing it again finds no difference', async () => {
     const { inv } = env();
-    const example = parseConfigText(readFileSync(new URL('../../examples/dcplane.example.json', import.meta.url), 'utf8')).dhcp;
+    const example = parseConfigText(readFileSync(join(packageRoot(), 'examples', 'dcplane.example.json'), 'utf8')).dhcp;
     const { logs, sink } = jsonLogSink();
     const sync = new DhcpInventory({ inventory: inv, logger: pino({ level: 'info' }, sink), registry: new Registry(), file: () => example, apply: async () => undefined });
     await sync.seed(example);

@@ -48,6 +48,14 @@ export function registerServe(program: Command): void {
         hupDuringStart = true;
       };
       process.on('SIGHUP', () => onHup());
+      // The same for SIGTERM and SIGINT: one that arrives while starting stops dcplane cleanly once the start
+      // is done (sockets closed, lease writes flushed), instead of killing it half-started.
+      let stopDuringStart: string | undefined;
+      let onStop = (signal: string): void => {
+        stopDuringStart ??= signal;
+      };
+      process.on('SIGTERM', () => onStop('SIGTERM'));
+      process.on('SIGINT', () => onStop('SIGINT'));
       let app: Dcplane;
       try {
         app = await Dcplane.start(config, logger);
@@ -96,8 +104,8 @@ export function registerServe(program: Command): void {
             },
           );
         };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        onStop = stop;
+        if (stopDuringStart !== undefined) stop(stopDuringStart);
         // A DHCP service that can no longer write leases must not linger half-alive:
         // stop cleanly and exit non-zero so that systemd or Kubernetes restarts the process.
         onDhcpFatal(() => {

@@ -14,7 +14,7 @@ import type { DhcpPoolSample } from './dashboard.js';
 import { registerDocs } from './docs.js';
 import { EventHub, bridgeInventory } from './event-hub.js';
 import { registerHttpMetrics } from './http-metrics.js';
-import { registerWebSocket } from './ws.js';
+import { UserChangeFeed, registerWebSocket } from './ws.js';
 import { registerUi } from './ui-static.js';
 import { ApiErrorCode, errorResponse } from './errors.js';
 import { inputPartOf, registerInventoryRoutes, versionFromHeader } from './inventory-routes.js';
@@ -110,11 +110,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await registerDocs(app, deps.version);
   const auth = deps.auth !== undefined && !('disabled' in deps.auth) ? deps.auth : undefined;
+  // Streams of a changed user are checked again at once (ws.ts).
+  const users = new UserChangeFeed();
+  const stopUsers = deps.inventory === undefined ? undefined : users.follow(deps.inventory);
+  app.addHook('onClose', async () => stopUsers?.());
   // Before the other routes: the plugin must see every route to refuse upgrades on the plain ones.
-  await registerWebSocket(app, { hub: events, auth, registry: deps.registry, ...deps.ws });
+  await registerWebSocket(app, { hub: events, auth, registry: deps.registry, userChanges: users.subscribe, ...deps.ws });
   if (auth !== undefined) {
     authenticate(app, auth);
-    await registerAuthRoutes(app, auth, deps.inventory);
+    await registerAuthRoutes(app, auth, deps.inventory, users);
   }
 
   // 503 when an enabled service has failed, so load balancers and supervisors take the node out.

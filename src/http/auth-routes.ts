@@ -18,6 +18,7 @@ import { redact } from '../inventory/repository.js';
 import type { AnyRow } from '../inventory/resource.js';
 import type { Caller, Guard } from './access.js';
 import { writeContext } from './access.js';
+import type { UserChangeFeed } from './ws.js';
 import { ERROR_SCHEMA, ID_PARAMS } from './resource-schemas.js';
 import type { JsonSchema } from './resource-schemas.js';
 
@@ -139,7 +140,7 @@ function parseForm(body: string): Record<string, string> {
  * (`/users/{id}/unlock`). Each of them records its outcome in the audit log.
  * In their own plugin so the form parser serves these routes only.
  */
-export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth, inventory?: Inventory): Promise<void> {
+export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth, inventory?: Inventory, users?: Pick<UserChangeFeed, 'announce'>): Promise<void> {
   const now = auth.now ?? (() => new Date());
   const tags = ['auth'];
   await auth.hasher.prepare();
@@ -436,6 +437,8 @@ export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth, in
           throw e;
         }
         await audit(req, 'password_change', user, accountOf(user), { sessions_ended: true });
+        // The user's event streams end too (their access tokens just did).
+        users?.announce([user.id]);
         return reply.header('cache-control', 'no-store').send(pair);
       },
     );

@@ -1,11 +1,13 @@
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { decodeJwt } from 'jose';
 import { Counter, Gauge } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { AuthError, AuthErrorCode } from '../auth/errors.js';
 import { can, tenantFilter } from '../auth/rbac.js';
 import { verifyBearer } from '../auth/tokens.js';
 import type { Principal } from '../auth/tokens.js';
+import type { Inventory } from '../inventory/inventory.js';
 import type { ApiAuth } from './auth-routes.js';
 import { ApiErrorCode } from './errors.js';
 import { EVENT_TOPICS } from './event-hub.js';
@@ -36,6 +38,14 @@ export interface WsOptions {
   readonly heartbeatMs?: number;
   /** Bytes queued for one client above which its events are dropped (and it is told). Default 1 MiB. */
   readonly maxBufferedBytes?: number;
+  /**
+   * Subscribes to changes of users (role, tenants, active flag, password,
+   * deletion), by user id; returns the unsubscribe function. Streams of those
+   * users are checked again at once (their events held meanwhile), so a
+   * disabled, demoted or re-scoped user's stream ends or narrows before it
+   * sees another event.
+   */
+  readonly userChanges?: (listener: (userIds: readonly number[]) => void) => () => void;
 }
 
 /** The parts of ws's WebSocket used here (the package ships no types of its own). */
@@ -55,6 +65,40 @@ const OPEN = 1;
 /** Largest client message: `{"subscribe": [...]}` is tiny; anything bigger is refused by ws with 1009. */
 const MAX_CLIENT_MESSAGE = 4096;
 
+/**
+ * Ids of users whose sessions may have changed: inventory writes of users
+ * (role, tenants, active flag, deletion) and of API tokens (revocation), and
+ * what `announce` is told (a password change, which the auth store writes
+ * outside the inventory). The WebSocket subscribes to check those users'
+ * streams again.
+ */
+export class UserChangeFeed {
+  private readonly listeners = new Set<(userIds: readonly number[]) => void>();
+
+  announce(userIds: readonly number[]): void {
+    if (userIds.length === 0) return;
+    for (const l of this.listeners) l(userIds);
+  }
+
+  readonly subscribe = (listener: (userIds: readonly number[]) => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  /** Announces the users an inventory commit touched; returns the unsubscribe function. */
+  follow(inventory: Inventory): () => void {
+    return inventory.onChange((events) => {
+      const ids = new Set<number>();
+      for (const e of events) {
+        if (e.object_type === 'user') ids.add(e.object_id);
+        const owner = e.object_type === 'api_token' ? (e.before ?? e.after)?.['user_id'] : undefined;
+        if (typeof owner === 'number') ids.add(owner);
+      }
+      this.announce([...ids]);
+    });
+  }
+}
+
 /** The close code for a refused connection. */
 export function closeCodeFor(err: unknown): number {
   if (err instanceof AuthError && (err.code === AuthErrorCode.FORBIDDEN || err.code === AuthErrorCode.ACCOUNT_DISABLED)) return WsCloseCode.FORBIDDEN;
@@ -62,7 +106,10 @@ export function closeCodeFor(err: unknown): number {
 }
 
 /** Who sees what: null is the anonymous admin of auth-disabled tests. */
-type Viewer = Pick<Principal, 'role' | 'readOnly' | 'tenants' | 'username'> | null;
+type Viewer = Pick<Principal, 'role' | 'readOnly' | 'tenants' | 'username' | 'userId'> | null;
+
+/** Events held for one stream while its principal is checked again; past this many they are dropped (and counted). */
+const MAX_HELD = 1000;
 
 function readable(viewer: Viewer, topic: EventTopic): boolean {
   if (viewer === null) return true;
@@ -94,6 +141,10 @@ class Connection {
   dropped = 0;
   awaitingPong = false;
   unsubscribe: (() => void) | undefined;
+  /** Set while the principal is checked again after a change of its user: events wait here. */
+  held: HubEvent[] | undefined;
+  /** Fires when the access token expires, to end the stream then rather than at the next heartbeat. */
+  expiry: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: WsSocket,
@@ -167,6 +218,14 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
   // Serialised once per event for every connection that sees all of it.
   const texts = new WeakMap<HubEvent, string>();
   const deliver = (c: Connection, e: HubEvent): void => {
+    if (c.held !== undefined) {
+      if (c.held.length < MAX_HELD) c.held.push(e);
+      else {
+        c.dropped++;
+        dropped.inc();
+      }
+      return;
+    }
     if (!c.topics.has(e.type) || !readable(c.viewer, e.type)) return;
     let text: string | undefined;
     if (e.type === 'inventory') {
@@ -187,9 +246,67 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
   const close = (c: Connection, code: number, reason: string): void => {
     c.unsubscribe?.();
     c.unsubscribe = undefined;
+    clearTimeout(c.expiry);
     connections.delete(c);
     if (c.socket.readyState === OPEN) c.socket.close(code, reason.slice(0, 120));
   };
+
+  /** Ends a stream whose session no longer holds: a `session_ended` message with the reason, then the close code. */
+  const endSession = (c: Connection, err: unknown): void => {
+    const code = closeCodeFor(err);
+    refused.inc({ code: String(code) });
+    const reason = err instanceof AuthError ? err.code : code === WsCloseCode.FORBIDDEN ? AuthErrorCode.FORBIDDEN : 'unauthorized';
+    if (c.socket.readyState === OPEN) c.socket.send(message('session_ended', { code: reason, message: err instanceof Error ? err.message : String(err) }));
+    close(c, code, reason);
+  };
+
+  /** Ends the stream when its access token expires (API tokens: at their expiry too, by the heartbeat). */
+  const armExpiry = (c: Connection): void => {
+    clearTimeout(c.expiry);
+    const token = /^Bearer +([^\s]+)/i.exec(c.header ?? '')?.[1];
+    if (token === undefined || token.split('.').length !== 3) return;
+    let exp: number | undefined;
+    try {
+      exp = decodeJwt(token).exp;
+    } catch {
+      return;
+    }
+    if (exp === undefined) return;
+    // The API's clock may be moved by tests: wait as long as it says is left (a moment past the second).
+    const wait = Math.max(0, exp * 1000 - now().getTime()) + 50;
+    c.expiry = setTimeout(() => void recheck(c), Math.min(wait, 2 ** 31 - 1));
+    c.expiry.unref();
+  };
+
+  /**
+   * Checks the stream's token and user again (the same check as a request's):
+   * a refused one ends the stream; otherwise the stream goes on with the
+   * principal as it is now (an API token's user may have a new role or
+   * tenants) and the events held meanwhile are delivered under it.
+   */
+  const recheck = async (c: Connection): Promise<void> => {
+    let viewer: Viewer;
+    try {
+      viewer = await authenticate(c.header);
+      if (!EVENT_TOPICS.some((t) => readable(viewer, t))) throw new AuthError(AuthErrorCode.FORBIDDEN, 'this user may no longer read any event topic');
+    } catch (err) {
+      c.held = undefined;
+      endSession(c, err);
+      return;
+    }
+    c.viewer = viewer;
+    const held = c.held ?? [];
+    c.held = undefined;
+    for (const e of held) deliver(c, e);
+  };
+
+  const unsubscribeUsers = opts.userChanges?.((ids) => {
+    for (const c of connections) {
+      if (c.viewer === null || !ids.includes(c.viewer.userId) || c.held !== undefined) continue;
+      c.held = [];
+      void recheck(c);
+    }
+  });
 
   const heartbeat = setInterval(() => {
     for (const c of connections) {
@@ -206,22 +323,13 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
         c.socket.send(message('overflow', { dropped: c.dropped }));
         c.dropped = 0;
       }
-      if (opts.auth !== undefined) {
-        authenticate(c.header).then(
-          (v) => {
-            c.viewer = v;
-          },
-          (err: unknown) => {
-            refused.inc({ code: String(closeCodeFor(err)) });
-            close(c, closeCodeFor(err), err instanceof AuthError ? err.code : 'unauthorized');
-          },
-        );
-      }
+      if (opts.auth !== undefined && c.held === undefined) void recheck(c);
     }
   }, heartbeatMs);
   heartbeat.unref();
   app.addHook('onClose', async () => {
     clearInterval(heartbeat);
+    unsubscribeUsers?.();
     for (const c of [...connections]) close(c, WsCloseCode.GOING_AWAY, 'server shutting down');
   });
 
@@ -234,7 +342,10 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
       description:
         'Upgrade to a WebSocket. Authenticate with `Authorization: Bearer …` or, from a browser (which cannot set headers on a ' +
         'WebSocket), `?access_token=…` (the token then appears in the URL: use a short-lived access token, not an API token). ' +
-        'A refused or expired token closes the stream with 4401, a principal without read rights with 4403. Messages are JSON ' +
+        'A refused or expired token closes the stream with 4401, a principal without read rights with 4403. The stream is checked ' +
+        'again when its access token expires and as soon as its user is disabled, deleted, given another role or tenants, or ' +
+        'changes password (or its API token is revoked): a session that ended gets `{type: "session_ended", data: {code, message}}` ' +
+        'and the close (reason: the AUTH_ERR_* code); an API token whose user changed goes on with the new rights. Messages are JSON ' +
         '`{type, at, data}`: `hello` first, then `inventory`, `tftp` and `dhcp` events; send `{"subscribe": ["inventory","tftp","dhcp"]}` ' +
         'to choose topics (answered with `subscribed`). A client that falls more than ~1 MiB behind has events dropped and then ' +
         'receives `{type: "overflow", data: {dropped}}`; the server pings every 30 s and drops clients that do not answer.',
@@ -260,6 +371,7 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
           if (socket.readyState !== OPEN) return undefined;
           connections.add(c);
           c.unsubscribe = opts.hub.subscribe((e) => deliver(c, e));
+          armExpiry(c);
           socket.send(message('hello', { user: viewer?.username ?? null, topics: [...c.topics] }));
           return c;
         },
@@ -279,6 +391,7 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
         void ready.then((c) => {
           if (c === undefined) return;
           c.unsubscribe?.();
+          clearTimeout(c.expiry);
           connections.delete(c);
         });
       });

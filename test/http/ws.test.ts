@@ -167,6 +167,13 @@ for (const backend of backends) {
       return r.body.access_token as string;
     }
 
+    /** Creates through the API as `token`; asserts 201 and returns the id. */
+    async function create(token: string, path: string, body: object): Promise<number> {
+      const r = await call(app, 'POST', path, body, bearer(token));
+      assert.equal(r.status, 201, r.raw);
+      return r.body.id as number;
+    }
+
     /** Connected and greeted. */
     async function stream(token: string, viaQuery = false): Promise<Client> {
       const c = viaQuery ? connect(`?access_token=${encodeURIComponent(token)}`) : connect('', bearer(token));
@@ -215,11 +222,7 @@ for (const backend of backends) {
 
     it('a tenant-scoped user receives only their tenants’ events; a viewer no user events', async () => {
       const admin = await login('admin');
-      const mk = async (path: string, body: object): Promise<number> => {
-        const r = await call(app, 'POST', path, body, bearer(admin));
-        assert.equal(r.status, 201, r.raw);
-        return r.body.id as number;
-      };
+      const mk = (path: string, body: object) => create(admin, path, body);
       const tA = await mk('/api/v1/tenants', { name: uniq('A'), slug: uniq('a').toLowerCase() });
       const tB = await mk('/api/v1/tenants', { name: uniq('B'), slug: uniq('b').toLowerCase() });
       const scoped = await stream(await login('viewer', [tA]));
@@ -314,6 +317,66 @@ for (const backend of backends) {
       }
       c.ws.resume();
       assert.equal((await c.closedWith()).code, 1006, 'terminated, not closed politely: it was not reading');
+    });
+
+    it('ends a user’s stream as soon as the user is disabled or changes password, before another event reaches it', async () => {
+      const admin = await login('admin');
+      const mkUser = async (): Promise<{ id: number; username: string; token: string }> => {
+        const username = uniq('v');
+        const u = await store.createUser({ username, password_hash: await FAST_HASHER.hash(PASSWORD), role: 'viewer', tenant_ids: [] });
+        const r = await call(app, 'POST', '/api/v1/auth/token', { username, password: PASSWORD });
+        return { id: u.id, username, token: r.body.access_token as string };
+      };
+      const disabled = await mkUser();
+      const changer = await mkUser();
+      const cDisabled = await stream(disabled.token);
+      const cChanger = await stream(changer.token);
+
+      const off = await call(app, 'PATCH', `/api/v1/users/${disabled.id}`, { is_active: false }, bearer(admin));
+      assert.equal(off.status, 200, off.raw);
+      const pw = await call(app, 'POST', '/api/v1/auth/password', { current_password: PASSWORD, new_password: 'a brand new long passphrase 7' }, bearer(changer.token));
+      assert.equal(pw.status, 200, pw.raw);
+      // Written right after: the streams are being checked again and must not see it.
+      const after = uniq('after-end');
+      assert.equal((await call(app, 'POST', '/api/v1/servers', { name: after }, bearer(admin))).status, 201);
+      for (const c of [cDisabled, cChanger]) {
+        assert.deepEqual(await c.closedWith(), { code: 4401, reason: 'AUTH_ERR_TOKEN_REVOKED' });
+        const ended = c.messages.find((m) => m.type === 'session_ended');
+        assert.equal(ended?.data.code, 'AUTH_ERR_TOKEN_REVOKED');
+        assert.ok(typeof ended?.data.message === 'string' && ended.data.message.length > 0);
+        assert.ok(!c.messages.some((m) => m.data?.after?.name === after), 'no event after the session ended');
+      }
+    });
+
+    it('narrows an API-token stream to the tenants its user was just scoped to', async () => {
+      const admin = await login('admin');
+      const mk = (path: string, body: object) => create(admin, path, body);
+      const tA = await mk('/api/v1/tenants', { name: uniq('A'), slug: uniq('a').toLowerCase() });
+      const tB = await mk('/api/v1/tenants', { name: uniq('B'), slug: uniq('b').toLowerCase() });
+      const username = uniq('script');
+      const u = await store.createUser({ username, password_hash: await FAST_HASHER.hash(PASSWORD), role: 'viewer', tenant_ids: [] });
+      const jwt = (await call(app, 'POST', '/api/v1/auth/token', { username, password: PASSWORD })).body.access_token as string;
+      const minted = await call(app, 'POST', '/api/v1/auth/api-tokens', { description: 'ws', read_only: true }, bearer(jwt));
+      assert.equal(minted.status, 201, minted.raw);
+      const c = await stream(minted.body.token as string);
+
+      const scoped = await call(app, 'PATCH', `/api/v1/users/${u.id}`, { tenant_ids: [tA] }, bearer(admin));
+      assert.equal(scoped.status, 200, scoped.raw);
+      const bName = uniq('b-after-scope');
+      const aName = uniq('a-after-scope');
+      await mk('/api/v1/servers', { name: bName, tenant_id: tB });
+      await mk('/api/v1/servers', { name: aName, tenant_id: tA });
+      await c.next((m) => m.data?.after?.name === aName);
+      assert.ok(!c.messages.some((m) => m.data?.after?.name === bName), 'tenant B’s server is not sent once the user is scoped to A');
+      assert.ok(!c.messages.some((m) => m.data?.object_type === 'user'), 'nor its own user record: users are admin reads');
+      assert.equal(c.closed, undefined, 'an API token outlives a change of its user’s scope');
+
+      // Revoking the token (by an admin: the user's own login session ended with the change of scope) ends the stream.
+      const revoked = await call(app, 'DELETE', `/api/v1/auth/api-tokens/${minted.body.id}`, undefined, bearer(admin));
+      assert.equal(revoked.status, 204, revoked.raw);
+      // Revoking deletes the token: it is now an unknown one.
+      assert.deepEqual(await c.closedWith(), { code: 4401, reason: 'AUTH_ERR_TOKEN_INVALID' });
+      assert.equal(c.messages.at(-1)?.type, 'session_ended');
     });
 
     it('ends the stream with 4401 at the heartbeat after the access token expires', async () => {

@@ -227,6 +227,9 @@ describe('web UI in chromium', { skip }, () => {
     await page.getByRole('heading', { name: 'Dashboard', level: 1 }).waitFor();
     const before = await page.evaluate(() => sessionStorage.getItem('dcplane.refresh_token'));
     // The next servers list answers as the server does for an access token past its 15 minutes.
+    // Waiting for the refresh starts before the 401 is armed: on a slow host the refresh could otherwise
+    // finish before the wait begins, and the wait would never end.
+    const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh') && r.status() === 200);
     let refused = 0;
     await page.route(
       /\/api\/v1\/servers\?/,
@@ -236,7 +239,6 @@ describe('web UI in chromium', { skip }, () => {
       },
       { times: 1 },
     );
-    const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh') && r.status() === 200);
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Servers' }).click();
     await refreshed;
     await page.getByRole('link', { name: 'web-01' }).waitFor();

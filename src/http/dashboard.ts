@@ -169,6 +169,15 @@ export async function inventoryFigures(inv: Inventory, scope: readonly number[] 
   };
 }
 
+/**
+ * What a tenant-scoped caller gets instead of the DHCP or TFTP figures: pools,
+ * leases and transfers belong to every tenant and none (rbac.ts keeps scoped
+ * users from them), so they cannot be narrowed to the caller's tenants; they
+ * are withheld, marked `hidden`, in the same shape (zeros, no pools).
+ */
+const HIDDEN_DHCP = { enabled: false, hidden: true, addresses: 0, used: 0, utilisation: null, pools: [] };
+const HIDDEN_TFTP = { enabled: false, hidden: true, active_transfers: 0, completed_last_minute: 0, failed_last_minute: 0, bytes_last_minute: 0, bytes_per_second: 0, window_truncated: false };
+
 export function dhcpFigures(pools: readonly DhcpPoolSample[] | undefined): Record<string, unknown> {
   if (pools === undefined) return { enabled: false, addresses: 0, used: 0, utilisation: null, pools: [] };
   let total = 0;
@@ -229,7 +238,10 @@ export const DASHBOARD_SCHEMA: JsonSchema = {
   type: 'object',
   properties: {
     generated_at: { type: 'string', format: 'date-time' },
-    tenant_scoped: { type: 'boolean', description: 'The inventory figures count only the caller\'s tenants\' objects.' },
+    tenant_scoped: {
+      type: 'boolean',
+      description: "The inventory figures count only the caller's tenants' objects; DHCP and TFTP, which belong to no tenant, are withheld (`hidden: true`).",
+    },
     counts: {
       type: 'object',
       properties: {
@@ -294,6 +306,7 @@ export const DASHBOARD_SCHEMA: JsonSchema = {
       description: 'Dynamic pools of the running DHCP service (addresses held by active, offered or declined leases).',
       properties: {
         enabled: { type: 'boolean' },
+        hidden: { type: 'boolean', description: 'Present and true for a tenant-scoped caller: the figures are withheld (zeros), not measured.' },
         addresses: intSchema,
         used: intSchema,
         utilisation: ratioSchema,
@@ -307,6 +320,7 @@ export const DASHBOARD_SCHEMA: JsonSchema = {
       type: 'object',
       properties: {
         enabled: { type: 'boolean' },
+        hidden: { type: 'boolean', description: 'Present and true for a tenant-scoped caller: the figures are withheld (zeros), not measured.' },
         active_transfers: intSchema,
         completed_last_minute: intSchema,
         failed_last_minute: intSchema,
@@ -332,15 +346,19 @@ export function registerDashboard(app: FastifyInstance, deps: DashboardDeps): vo
     },
     async (req) => {
       const caller = deps.guard(req, 'read', 'dashboard');
-      const [inventory, pools] = await Promise.all([inventoryFigures(deps.inventory, caller.tenantScope), deps.dhcpPools?.() ?? Promise.resolve(undefined)]);
+      const scoped = caller.tenantScope !== undefined;
+      const [inventory, pools] = await Promise.all([
+        inventoryFigures(deps.inventory, caller.tenantScope),
+        scoped ? Promise.resolve(undefined) : (deps.dhcpPools?.() ?? Promise.resolve(undefined)),
+      ]);
       const at = now();
       return {
         generated_at: new Date(at).toISOString(),
-        tenant_scoped: caller.tenantScope !== undefined,
+        tenant_scoped: scoped,
         ...inventory,
         alerts: { active: 0, items: [] },
-        dhcp: dhcpFigures(pools),
-        tftp: tftpFigures(deps.tftpTransfers?.(), at),
+        dhcp: scoped ? HIDDEN_DHCP : dhcpFigures(pools),
+        tftp: scoped ? HIDDEN_TFTP : tftpFigures(deps.tftpTransfers?.(), at),
       };
     },
   );

@@ -195,6 +195,12 @@ for (const backend of backends) {
       approx(b.racks.power_utilisation, 0.165, 'power_utilisation');
       assert.deepEqual(b.racks.by_datacenter.map((d: { datacenter_id: number }) => d.datacenter_id), [ids['dc1']]);
       assert.deepEqual(b.pue.map((p: { code: string }) => p.code), ['dc1']);
+      // Pools, leases and transfers belong to every tenant: withheld, not narrowed.
+      assert.deepEqual(b.dhcp, { enabled: false, hidden: true, addresses: 0, used: 0, utilisation: null, pools: [] });
+      assert.equal(b.tftp.hidden, true);
+      assert.equal(b.tftp.active_transfers, 0);
+      assert.equal(b.tftp.bytes_last_minute, 0);
+      assert.ok(!r.raw.includes('10.1.0.') && !r.raw.includes('10.2.0.'), 'no pool of any subnet is named');
     });
 
     it('is in the OpenAPI document with its response schema, next to the WebSocket', async () => {

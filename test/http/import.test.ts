@@ -176,7 +176,8 @@ describeApi(
 
     it('refuses, as a whole, an import whose primary interfaces would take one reserved address twice', async () => {
       const { app, inv } = env();
-      const id = 200 + (process.pid % 50);
+      // Not 200: the first test's server has 10.200.0.1, and a subnet covering it derives that server's reservation.
+      const id = 201 + (process.pid % 50);
       const sub = await call(app, 'POST', '/api/v1/dhcp/subnets', { id, subnet: `10.${id}.0.0/16`, config: { pools: [`10.${id}.1.0-10.${id}.1.255`] } });
       assert.equal(sub.status, 201, sub.raw);
       const p = uniq('rsv');

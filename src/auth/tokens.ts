@@ -18,6 +18,8 @@ export interface Principal {
   readonly via: 'jwt' | 'api_token';
   /** The API token's id when `via` is `api_token` (for the audit log). */
   readonly apiTokenId?: number;
+  /** Its public prefix (`dcp_<prefix>_…`), also for the audit log. */
+  readonly apiTokenPrefix?: string;
 }
 
 export const ACCESS_TOKEN_TTL_SECONDS = 15 * 60;
@@ -389,6 +391,7 @@ export async function verifyApiToken(token: string, store: AuthStore, now: Date)
     readOnly: record.read_only,
     via: 'api_token',
     apiTokenId: record.id,
+    apiTokenPrefix: record.prefix,
   };
 }
 

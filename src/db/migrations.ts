@@ -456,6 +456,17 @@ async function up0005(db: Kysely<DynamicDatabase>): Promise<void> {
   await index(db, 'ix_servers_status_name', 'servers', 'status, name, id');
 }
 
+/**
+ * Writes made with an API token say so in the audit log: the token's id and
+ * its public prefix (never the secret), kept when the token is revoked and
+ * deleted so the entry still tells which script wrote.
+ */
+async function up0006(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void> {
+  await db.schema.alterTable('audit_log').addColumn('api_token_id', sql.raw(d.ddl.int)).execute();
+  await db.schema.alterTable('audit_log').addColumn('api_token_prefix', sql.raw(d.ddl.text)).execute();
+  await index(db, 'ix_audit_log_api_token', 'audit_log', 'api_token_id');
+}
+
 /** Names of every migration, oldest first. */
 export function migrationNames(d: DialectInfo): readonly string[] {
   return Object.keys(migrations(d)).sort();
@@ -469,6 +480,7 @@ function migrations(d: DialectInfo): Record<string, Migration> {
     '0003_boot': { up: (db) => up0003(db as Kysely<DynamicDatabase>, d) },
     '0004_sessions': { up: (db) => up0004(db as Kysely<DynamicDatabase>, d) },
     '0005_server_list_indexes': { up: (db) => up0005(db as Kysely<DynamicDatabase>) },
+    '0006_audit_api_token': { up: (db) => up0006(db as Kysely<DynamicDatabase>, d) },
   };
 }
 

@@ -8,6 +8,8 @@ export interface Caller {
   readonly userId: number | null;
   /** Only these tenants' objects (a scoped user); undefined: every object. */
   readonly tenantScope: readonly number[] | undefined;
+  /** The API token the request came with (undefined: a login session, or auth off). */
+  readonly apiToken?: { readonly id: number; readonly prefix: string };
 }
 
 /**
@@ -25,5 +27,6 @@ export function writeContext(req: FastifyRequest, caller: Caller): WriteContext 
     sourceIp: req.ip,
     requestId: req.id,
     ...(caller.tenantScope === undefined ? {} : { tenantScope: caller.tenantScope }),
+    ...(caller.apiToken === undefined ? {} : { apiToken: caller.apiToken }),
   };
 }

@@ -85,7 +85,8 @@ export const bearerGuard: Guard = (req, action, resource): Caller => {
   const p = principals.get(req);
   if (p === undefined) throw new AuthError(AuthErrorCode.TOKEN_MISSING, 'no bearer token');
   authorize(p, action, resource);
-  return { user: p.username, userId: p.userId, tenantScope: tenantFilter(p) };
+  const token = p.apiTokenId !== undefined && p.apiTokenPrefix !== undefined ? { apiToken: { id: p.apiTokenId, prefix: p.apiTokenPrefix } } : {};
+  return { user: p.username, userId: p.userId, tenantScope: tenantFilter(p), ...token };
 };
 
 /**

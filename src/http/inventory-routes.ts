@@ -303,10 +303,12 @@ const AUDIT_ENTRY: JsonSchema = {
     before: { type: ['object', 'null'], description: 'The object before the write (secrets shown as [redacted]).' },
     after: { type: ['object', 'null'] },
     request_id: { type: ['string', 'null'] },
+    api_token_id: { type: ['integer', 'null'], description: 'The API token the write came through (null: a login session or the system); filter with api_token_id=, api_token_id__isnull=.' },
+    api_token_prefix: { type: ['string', 'null'], description: 'That token\'s public prefix (dcp_<prefix>_…), never its secret; filter with api_token_prefix=.' },
   },
 };
 
-/** `GET /api/v1/audit/logs` (filters as on every list: user, action, object_type, object_id, request_id, at__gte, …) and `/audit/logs/{id}`. */
+/** `GET /api/v1/audit/logs` (filters as on every list: user, action, object_type, object_id, request_id, api_token_id, api_token_prefix, at__gte, …) and `/audit/logs/{id}`. */
 function auditRoutes(app: FastifyInstance, deps: InventoryRouteDeps): void {
   const base = `${API_PREFIX}/audit/logs`;
   const tags = ['audit/logs'];

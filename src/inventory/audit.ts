@@ -30,6 +30,9 @@ export interface AuditEntryInput<A extends string = AuditAction> {
   readonly before: Readonly<Record<string, unknown>> | null;
   readonly after: Readonly<Record<string, unknown>> | null;
   readonly request_id: string | null;
+  /** The API token the write came through (its id and public prefix, never the secret); null or absent: not through one. */
+  readonly api_token_id?: number | null;
+  readonly api_token_prefix?: string | null;
 }
 
 export interface AuditEntry extends AuditEntryInput<AuditAction | AccountAuditAction> {
@@ -48,6 +51,8 @@ export const AUDIT_FIELDS: ReadonlyMap<string, FieldDef> = new Map<string, Field
   ['before', { kind: 'json', nullable: true }],
   ['after', { kind: 'json', nullable: true }],
   ['request_id', { kind: 'text', nullable: true }],
+  ['api_token_id', { kind: 'int', nullable: true }],
+  ['api_token_prefix', { kind: 'text', nullable: true }],
 ]);
 
 export const AUDIT_READ_SPEC: ReadSpec = {
@@ -76,7 +81,7 @@ export async function appendAudit(
   for (let i = 0; i < entries.length; i += per) {
     const chunk = entries.slice(i, i + per);
     const rows = chunk.map(
-      (e) => sql`(${sql.join(cols.map((c) => sql`${dialect.encode(AUDIT_FIELDS.get(c)!.kind, (e as unknown as Record<string, unknown>)[c])}`))})`,
+      (e) => sql`(${sql.join(cols.map((c) => sql`${dialect.encode(AUDIT_FIELDS.get(c)!.kind, (e as unknown as Record<string, unknown>)[c] ?? null)}`))})`,
     );
     await sql`insert into ${sql.table('audit_log')} (${sql.join(cols.map((c) => sql.ref(c)))}) values ${sql.join(rows)}`.execute(db);
     // See yieldToEventLoop in repository.ts: big appends must not hold the event loop.

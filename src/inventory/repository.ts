@@ -25,6 +25,8 @@ export interface WriteContext {
   readonly tenantScope?: readonly number[];
   /** Rack power budget: `warn` returns warnings, `refuse` fails the write. Default: the inventory's. */
   readonly powerBudget?: PowerBudgetMode;
+  /** The API token the write came through (recorded in the audit log: id and public prefix). */
+  readonly apiToken?: { readonly id: number; readonly prefix: string };
 }
 
 export interface WriteResult<T> {
@@ -804,6 +806,8 @@ export class Repository<T extends object> {
       before: redact(def, c.before),
       after: redact(def, c.after, c.before),
       request_id: ctx.requestId ?? null,
+      api_token_id: ctx.apiToken?.id ?? null,
+      api_token_prefix: ctx.apiToken?.prefix ?? null,
     }));
     await appendAudit(tx.db, this.dialect, entries);
     for (const e of entries) {

@@ -268,6 +268,7 @@ describe('API tokens', () => {
       readOnly: true,
       via: 'api_token',
       apiTokenId: ro.record.id,
+      apiTokenPrefix: ro.record.prefix,
     });
     assert.equal((await verifyApiToken(rw.token, store, T0)).readOnly, false);
   });

@@ -1,5 +1,4 @@
 import type { Ipv4 } from '../../net/ipv4.js';
-import { clientKeyOf } from '../lease.js';
 import type { Lease, LeaseChange, LeaseState, LeaseStateCounts, LeaseView } from '../lease.js';
 import { LeaseErrorCode, LeaseStoreError } from './errors.js';
 
@@ -20,16 +19,8 @@ const CLIENT_RANK: Readonly<Record<LeaseState, number>> = {
   declined: 3,
 };
 
-/** The key of a lease that names no client (a DECLINE without chaddr): such leases are not indexed by client. */
-const ANONYMOUS_KEY = clientKeyOf({ clientId: '', mac: '' });
-
 function zeroCounts(): Record<LeaseState, number> {
   return { offered: 0, active: 0, released: 0, expired: 0, declined: 0 };
-}
-
-function clientSlot(clientKey: string, subnetId: number): string {
-  // subnetId is an integer, so the first '/' separates the two parts unambiguously.
-  return `${subnetId}/${clientKey}`;
 }
 
 /** The best of a client slot's leases by CLIENT_RANK, then latest `start`, then most recently written; `best` competes too. */
@@ -77,6 +68,47 @@ export function checkLeaseChange(change: LeaseChange): void {
   // An OFFER promises nothing (RFC 2131 §4.3.1); writing it would make a
   // restart resurrect offers nobody accepted.
   if (change.durable && l.state === 'offered') throw invalid('upsert: an offered lease cannot be durable');
+}
+
+/**
+ * Leases grouped by subnet and a client identity (a client id, or a MAC),
+ * several per identity. Nested maps, not a `${subnet}/${key}` string: no
+ * string is built per lookup or per write on the packet path.
+ */
+class SlotIndex {
+  private readonly bySubnet = new Map<number, Map<string, Map<Ipv4, Lease>>>();
+  /** Identities indexed, over every subnet. */
+  size = 0;
+
+  get(subnetId: number, key: string): ReadonlyMap<Ipv4, Lease> | undefined {
+    return this.bySubnet.get(subnetId)?.get(key);
+  }
+
+  add(key: string, lease: Lease): void {
+    let sub = this.bySubnet.get(lease.subnetId);
+    if (sub === undefined) {
+      sub = new Map();
+      this.bySubnet.set(lease.subnetId, sub);
+    }
+    let slot = sub.get(key);
+    if (slot === undefined) {
+      slot = new Map();
+      sub.set(key, slot);
+      this.size++;
+    }
+    slot.set(lease.ip, lease);
+  }
+
+  delete(key: string, lease: Lease): void {
+    const sub = this.bySubnet.get(lease.subnetId);
+    const slot = sub?.get(key);
+    if (sub === undefined || slot === undefined) return;
+    slot.delete(lease.ip);
+    if (slot.size > 0) return;
+    sub.delete(key);
+    this.size--;
+    if (sub.size === 0) this.bySubnet.delete(lease.subnetId);
+  }
 }
 
 interface HeapEntry {
@@ -161,10 +193,12 @@ function heapCategory(state: LeaseState): 'offer' | 'persisted' | undefined {
  */
 export class MemoryLeaseIndex implements LeaseView {
   private readonly byAddress = new Map<Ipv4, Lease>();
-  /** `${subnetId}/${clientKey}` → that client's leases in that subnet, least recently written first. */
-  private readonly byClientSlot = new Map<string, Map<Ipv4, Lease>>();
-  /** `${subnetId}/${mac}` → the leases taken WITH a client identifier by that hardware address (those without are its `hw:` client slot). */
-  private readonly withIdByMac = new Map<string, Map<Ipv4, Lease>>();
+  /** Leases taken with a client identifier, by it: that client's leases in a subnet, least recently written first. */
+  private readonly byClientId = new SlotIndex();
+  /** Leases taken without a client identifier, by hardware address (the `hw:` clients). */
+  private readonly byMacOnly = new SlotIndex();
+  /** Leases taken WITH a client identifier, by hardware address. */
+  private readonly withIdByMac = new SlotIndex();
   private readonly bySubnetId = new Map<number, Map<Ipv4, Lease>>();
   private readonly counts = new Map<number, Record<LeaseState, number>>();
   private readonly heaps = { offer: new ExpiryHeap(), persisted: new ExpiryHeap() };
@@ -186,23 +220,29 @@ export class MemoryLeaseIndex implements LeaseView {
    * latest `start` (stable across restarts), then the most recently written.
    */
   byClient(clientKey: string, subnetId: number): Lease | undefined {
-    return bestOf(this.byClientSlot.get(clientSlot(clientKey, subnetId)), undefined);
+    return bestOf(this.slotOf(clientKey, subnetId), undefined);
+  }
+
+  /** A clientKeyOf key's leases in the subnet. */
+  private slotOf(clientKey: string, subnetId: number): ReadonlyMap<Ipv4, Lease> | undefined {
+    if (clientKey.startsWith('id:')) return this.byClientId.get(subnetId, clientKey.slice(3));
+    if (clientKey.startsWith('hw:')) return this.byMacOnly.get(subnetId, clientKey.slice(3));
+    return undefined;
   }
 
   /**
    * The hardware address's lease in the subnet, whatever client identifier it
-   * was taken with: the leases taken without one are its `hw:` client slot,
-   * the others its slot in `withIdByMac`.
+   * was taken with.
    */
   byMac(mac: string, subnetId: number): Lease | undefined {
     if (mac === '') return undefined;
-    const own = bestOf(this.byClientSlot.get(clientSlot(`hw:${mac}`, subnetId)), undefined);
-    return this.withIdByMac.size === 0 ? own : bestOf(this.withIdByMac.get(clientSlot(mac, subnetId)), own);
+    const own = bestOf(this.byMacOnly.get(subnetId, mac), undefined);
+    return this.withIdByMac.size === 0 ? own : bestOf(this.withIdByMac.get(subnetId, mac), own);
   }
 
   /** Every lease this client has in the subnet, least recently written first. */
   clientLeases(clientKey: string, subnetId: number): Lease[] {
-    const slot = this.byClientSlot.get(clientSlot(clientKey, subnetId));
+    const slot = this.slotOf(clientKey, subnetId);
     return slot === undefined ? [] : Array.from(slot.values());
   }
 
@@ -239,25 +279,7 @@ export class MemoryLeaseIndex implements LeaseView {
     const prev = this.remove(lease.ip);
     this.byAddress.set(lease.ip, lease);
 
-    const key = clientKeyOf(lease);
-    if (key !== ANONYMOUS_KEY) {
-      const slotKey = clientSlot(key, lease.subnetId);
-      let slot = this.byClientSlot.get(slotKey);
-      if (slot === undefined) {
-        slot = new Map();
-        this.byClientSlot.set(slotKey, slot);
-      }
-      slot.set(lease.ip, lease);
-    }
-    if (lease.clientId !== '' && lease.mac !== '') {
-      const macKey = clientSlot(lease.mac, lease.subnetId);
-      let slot = this.withIdByMac.get(macKey);
-      if (slot === undefined) {
-        slot = new Map();
-        this.withIdByMac.set(macKey, slot);
-      }
-      slot.set(lease.ip, lease);
-    }
+    this.indexClient(lease, true);
 
     let sub = this.bySubnetId.get(lease.subnetId);
     if (sub === undefined) {
@@ -285,29 +307,27 @@ export class MemoryLeaseIndex implements LeaseView {
     return prev;
   }
 
+  /** Adds the lease to (or removes it from) the client indexes; a lease that names no client (a DECLINE without chaddr) is in none. */
+  private indexClient(lease: Lease, add: boolean): void {
+    if (lease.clientId !== '') {
+      if (add) this.byClientId.add(lease.clientId, lease);
+      else this.byClientId.delete(lease.clientId, lease);
+      if (lease.mac === '') return;
+      if (add) this.withIdByMac.add(lease.mac, lease);
+      else this.withIdByMac.delete(lease.mac, lease);
+    } else if (lease.mac !== '') {
+      if (add) this.byMacOnly.add(lease.mac, lease);
+      else this.byMacOnly.delete(lease.mac, lease);
+    }
+  }
+
   /** Removes the lease at `ip` from every index. Returns it. */
   remove(ip: Ipv4): Lease | undefined {
     const prev = this.byAddress.get(ip);
     if (prev === undefined) return undefined;
     this.byAddress.delete(ip);
 
-    const key = clientKeyOf(prev);
-    if (key !== ANONYMOUS_KEY) {
-      const slotKey = clientSlot(key, prev.subnetId);
-      const slot = this.byClientSlot.get(slotKey);
-      if (slot !== undefined) {
-        slot.delete(ip);
-        if (slot.size === 0) this.byClientSlot.delete(slotKey);
-      }
-    }
-    if (prev.clientId !== '' && prev.mac !== '') {
-      const macKey = clientSlot(prev.mac, prev.subnetId);
-      const slot = this.withIdByMac.get(macKey);
-      if (slot !== undefined) {
-        slot.delete(ip);
-        if (slot.size === 0) this.withIdByMac.delete(macKey);
-      }
-    }
+    this.indexClient(prev, false);
 
     const sub = this.bySubnetId.get(prev.subnetId);
     if (sub !== undefined) {

@@ -77,6 +77,13 @@ const DEFAULT_BUFFER_BYTES = 4 * 1024 * 1024;
 const ERROR_REPORT_INTERVAL_MS = 5000;
 /** Replies queued per interface: sent at the end of the turn, or at once when this many wait. */
 const SEND_QUEUE_LENGTH = 256;
+/**
+ * Replies sent per flush; the rest of a queue wait for the next event-loop
+ * turn, after more requests have been read. A whole commit's ACKs at once
+ * overran the client's own socket (perfdhcp's, default 208 KiB, lost most of
+ * them), and a client gains nothing from replies it drops.
+ */
+const PACE_BATCH = 64;
 /** Datagrams read per recvmmsg. */
 const RECV_SLOTS = 64;
 /** A jumbo frame's payload fits; a DHCP message is rarely over 1,500 octets. */
@@ -270,7 +277,8 @@ export class DhcpTransport {
   /** Sends an interface's queued replies; on a full send buffer (EAGAIN) the rest wait until the socket is writable. */
   private flush(ep: Endpoint): void {
     const queue = ep.queue;
-    const end = queue.length;
+    const length = queue.length;
+    const end = Math.min(length, PACE_BATCH);
     let at = 0;
     while (at < end) {
       const r = this.native.sendBatch(ep.fd, queue, ep.queueIps, ep.queuePorts, at, end);
@@ -279,8 +287,8 @@ export class DhcpTransport {
         at += r;
       } else if (r === -EAGAIN || r === 0) {
         queue.splice(0, at);
-        ep.queueIps.copyWithin(0, at, end);
-        ep.queuePorts.copyWithin(0, at, end);
+        ep.queueIps.copyWithin(0, at, length);
+        ep.queuePorts.copyWithin(0, at, length);
         ep.blocked = true;
         this.native.setWritable(ep.receiver, true);
         return;
@@ -291,7 +299,14 @@ export class DhcpTransport {
         at++;
       }
     }
-    queue.length = 0;
+    if (end === length) {
+      queue.length = 0;
+      return;
+    }
+    queue.splice(0, end);
+    ep.queueIps.copyWithin(0, end, length);
+    ep.queuePorts.copyWithin(0, end, length);
+    this.flushTimer ??= setImmediate(this.flushAll);
   }
 
   private onWritable(ep: Endpoint): void {

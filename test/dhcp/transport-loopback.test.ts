@@ -46,6 +46,36 @@ describe('DhcpTransport on lo', { skip }, () => {
     }
   });
 
+  it('a burst of replies leaves paced, a batch per event-loop turn, and every one arrives in order', async () => {
+    const native = loadNative();
+    const freePort = (): number => {
+      const probe = native.openUdpSocket('lo', 0);
+      const port = native.localPort(probe);
+      closeSync(probe);
+      return port;
+    };
+    const [portA, portB] = [freePort(), freePort()];
+    const got: number[] = [];
+    const a = await DhcpTransport.open({ interfaces: ['lo'], port: portA, onPacket: () => undefined, onError: () => undefined });
+    const b = await DhcpTransport.open({ interfaces: ['lo'], port: portB, onPacket: (msg) => got.push(msg.readUInt32BE(0)), onError: () => undefined });
+    try {
+      const count = 1000;
+      for (let i = 0; i < count; i++) {
+        const msg = Buffer.alloc(4);
+        msg.writeUInt32BE(i);
+        a.send('lo', msg, { ip: 0x7f000001, port: portB, broadcast: false });
+      }
+      assert.ok(a.counters('lo').sent < count, `all ${count} left in the turn they were given`);
+      const deadline = Date.now() + 5000;
+      while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(a.counters('lo').sendErrors, 0);
+      assert.deepEqual(got, Array.from({ length: count }, (_, i) => i));
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it('a socket read full again and again is flagged backlogged (the server sheds DISCOVERs then), and not before', async () => {
     const native = loadNative();
     // A free port for the transport: the addon's own socket on port 0, closed again.

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Inventory } from '../inventory/inventory.js';
 import type { BootProfile, Server, ServerInterface } from '../inventory/resources.js';
 import type { RenderProfile } from './boot-render.js';
@@ -43,7 +44,52 @@ const CHUNK = 500;
  * of boot_profile is what the very next boot file shows.
  */
 export class BootDirectory {
+  /**
+   * Every interface MAC of the inventory (lower case, colons), kept by the inventory's change events;
+   * undefined until the first read is done. Only a filter in front of hostsByMac: a MAC missing here
+   * loses its DHCP timeline events, one wrongly present costs one read, so removals may lag (a server
+   * deleted with its interfaces) but additions never do.
+   */
+  private known: Set<string> | undefined;
+
   constructor(private readonly inv: Inventory) {}
+
+  /**
+   * Starts keeping the set of known MACs: the change listener first (so nothing written during the
+   * read is missed), then one read of every interface's MAC. Returns the function that stops it.
+   */
+  watchMacs(onError: (err: unknown) => void): () => void {
+    const added: string[] = [];
+    let loaded = false;
+    const stop = this.inv.onChange((events) => {
+      for (const e of events) {
+        if (e.object_type !== 'server_interface') continue;
+        const before = e.before?.['mac'];
+        const after = e.after?.['mac'];
+        if (before === after) continue;
+        if (typeof before === 'string') this.known?.delete(before);
+        if (typeof after === 'string') {
+          if (loaded) this.known?.add(after);
+          else added.push(after);
+        }
+      }
+    });
+    sql<{ mac: string }>`select mac from server_interfaces where mac is not null`.execute(this.inv.database.readDb).then(
+      (r) => {
+        const set = new Set<string>(added);
+        for (const row of r.rows) set.add(row.mac);
+        this.known = set;
+        loaded = true;
+      },
+      (err: unknown) => onError(err),
+    );
+    return stop;
+  }
+
+  /** False only when the MAC is surely no interface of the inventory (true while the set is still loading). */
+  mayKnowMac(mac: string): boolean {
+    return this.known === undefined || this.known.has(mac);
+  }
 
   async byMac(mac: string): Promise<BootHost | undefined> {
     const ifaces = await this.inv.serverInterfaces.list({ filters: [{ field: 'mac', value: mac }], limit: 1 });

@@ -110,12 +110,19 @@ export class BootService {
     );
     // Raw taps, not a hub subscription: a subscriber would make the hub build JSON for every DHCP packet.
     // What is kept here is the event object and the time; the entries are made when the batch is written.
+    // DHCP events of MACs no server has are left out here, with a set lookup: under perfdhcp's 50,000
+    // unknown clients, resolving them in batches of 500 through the inventory cost about half as much
+    // CPU as serving DHCP itself.
     this.unsubscribe.push(
+      // First: close() stops the hub tap before it settles the queue.
       deps.hub.tap({
-        lease: (ev) => this.timeline.recordLater({ ev, at: Date.now() }, expandLease),
+        lease: (ev) => {
+          if (dir.mayKnowMac(ev.mac)) this.timeline.recordLater({ ev, at: Date.now() }, expandLease);
+        },
         transfer: (phase, rec) => this.timeline.recordLater({ phase, rec, at: Date.now() }, expandTransfer),
       }),
     );
+    this.unsubscribe.push(dir.watchMacs((err) => log.error({ err }, 'boot timeline: known MACs not read; every DHCP event is looked up')));
     this.unsubscribe.push(
       deps.inventory.onChange((events) => {
         for (const e of events) {

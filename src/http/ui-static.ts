@@ -1,24 +1,16 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { can } from '../auth/rbac.js';
+import { packageRoot } from '../common/package-root.js';
 import { filterable } from '../inventory/query.js';
 import { API_RESOURCES, hiddenFields } from './api-resources.js';
 import { principalOf } from './auth-routes.js';
 
 /** Where `npm run build:ui` (vite, ui/vite.config.ts) writes the single-page app: `<package>/dist/ui`. */
 export function defaultUiRoot(): string {
-  // Walk up from this file (src/http under tsx, dist/src/http compiled) to the package root.
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) break;
-    dir = up;
-  }
-  return join(dir, 'dist', 'ui');
+  return join(packageRoot(), 'dist', 'ui');
 }
 
 const NOT_BUILT_PAGE = `<!doctype html>

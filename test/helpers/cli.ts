@@ -1,22 +1,18 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/common/package-root.js';
 
-/** The repository root, from test/helpers or dist/test/helpers. */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return dir;
-}
+/** True when this file runs as TypeScript (tsx), false when compiled under dist/. */
+export const RUNS_FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /**
  * Node arguments that run `dcplane ARGS` as users do: bin/dcplane (the build)
  * when this file is compiled, src/cli/main.ts through tsx when it runs from
  * source, so a change is tested without a build.
  */
-export function dcplaneNodeArgs(args: readonly string[]): string[] {
-  const root = repoRoot();
-  if (!import.meta.url.endsWith('.ts')) return [join(root, 'bin', 'dcplane'), ...args];
+export function dcplaneNodeArgs(args: readonly string[], entry: 'bin' | 'source' | 'auto' = 'auto'): string[] {
+  const root = packageRoot();
+  const bin = entry === 'auto' ? !RUNS_FROM_SOURCE : entry === 'bin';
+  if (bin) return [join(root, 'bin', 'dcplane'), ...args];
   return [
     '--import',
     import.meta.resolve('tsx'),

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { dcplaneNodeArgs } from './cli.js';
 import type { Topology } from './netns.js';
 
 /** One line of the server's output: the pino JSON object, or `{ msg: line }` for a line that is not JSON. */
@@ -74,10 +74,6 @@ export interface DhcpServerProcess {
   dispose(): Promise<void>;
 }
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const fromSource = import.meta.url.endsWith('.ts');
-/** test/helpers or dist/test/helpers → the package root. */
-const root = join(here, '..', '..', ...(fromSource ? [] : ['..']));
 const tempDirs = new Set<string>();
 process.on('exit', () => {
   for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
@@ -113,20 +109,7 @@ export async function startDhcpServerProcess(topo: Topology, ns: string, opts: S
   writeConfig(configFile, opts.config);
   const dataDir = opts.dataDir ?? join(work, 'data');
   const cliArgs = ['serve', '--config', configFile, '--data-dir', dataDir, ...(opts.args ?? [])];
-  const entry = opts.entry === undefined || opts.entry === 'auto' ? (fromSource ? 'source' : 'bin') : opts.entry;
-  const nodeArgs =
-    entry === 'bin'
-      ? [join(root, 'bin', 'dcplane'), ...cliArgs]
-      : [
-          '--import',
-          import.meta.resolve('tsx'),
-          '--input-type=module',
-          '-e',
-          // As bin/dcplane does, with argv shaped as commander expects ([node, script, ...]).
-          `import { main } from ${JSON.stringify(join(root, 'src', 'cli', 'main.ts'))};
-           process.exitCode = await main([process.argv[0], 'dcplane', ...process.argv.slice(1)]);`,
-          ...cliArgs,
-        ];
+  const nodeArgs = dcplaneNodeArgs(cliArgs, opts.entry ?? 'auto');
   const child = topo.spawn(ns, process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: work });
   const logs: string[] = [];
   const parsed: LogEntry[] = [];

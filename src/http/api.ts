@@ -24,6 +24,7 @@ import { formatIpv4 } from '../net/ipv4.js';
 import type { Lease, LeaseStore } from '../dhcp/lease.js';
 import { transferToJson } from '../tftp/transfer-log.js';
 import type { TransferRecord } from '../tftp/transfer-log.js';
+import { MAX_OFFSET } from '../inventory/query.js';
 
 export interface ApiDeps {
   readonly logger: Logger;
@@ -145,7 +146,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
             subnet_id: { type: 'integer', minimum: 1 },
             state: { type: 'string', enum: ['offered', 'active', 'released', 'expired', 'declined'] },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 },
           },
         },
       },
@@ -188,7 +189,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
             state: { type: 'string', enum: ['active', 'completed', 'failed', 'refused'] },
             client: { type: 'string', maxLength: 64 },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 },
-            offset: { type: 'integer', minimum: 0, default: 0 },
+            offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 },
           },
         },
       },

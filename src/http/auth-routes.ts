@@ -21,6 +21,7 @@ import { writeContext } from './access.js';
 import type { UserChangeFeed } from './ws.js';
 import { ERROR_SCHEMA, ID_PARAMS } from './resource-schemas.js';
 import type { JsonSchema } from './resource-schemas.js';
+import { MAX_OFFSET } from '../inventory/query.js';
 
 /** What the API needs to authenticate requests and serve the auth endpoints. */
 export interface ApiAuth {
@@ -330,7 +331,7 @@ export async function registerAuthRoutes(app: FastifyInstance, auth: ApiAuth, in
             querystring: {
               type: 'object',
               additionalProperties: false,
-              properties: { user_id: { type: 'integer', minimum: 1 }, limit: { type: 'integer', minimum: 0, maximum: 1000, default: 50 }, offset: { type: 'integer', minimum: 0, default: 0 } },
+              properties: { user_id: { type: 'integer', minimum: 1 }, limit: { type: 'integer', minimum: 0, maximum: 1000, default: 50 }, offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 } },
             },
           },
         },

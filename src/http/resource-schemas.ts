@@ -1,5 +1,5 @@
 import type { FieldDef } from '../inventory/fields.js';
-import { LOOKUPS, MAX_LIMIT } from '../inventory/query.js';
+import { LOOKUPS, MAX_LIMIT, MAX_OFFSET } from '../inventory/query.js';
 import { hiddenFields } from './api-resources.js';
 import type { ApiResource } from './api-resources.js';
 
@@ -143,7 +143,7 @@ export function listQuerySchema(filterFields: readonly string[]): JsonSchema {
     type: 'object',
     properties: {
       limit: { type: 'integer', minimum: 0, maximum: MAX_LIMIT, default: 50, description: `Page size (0: count only), at most ${MAX_LIMIT}.` },
-      offset: { type: 'integer', minimum: 0, default: 0 },
+      offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 },
       ordering: { type: 'string', maxLength: 1000, description: 'Comma-separated fields, `-` for descending: `-u_position,name`.' },
       q: { type: 'string', maxLength: 200, description: 'Case-insensitive search over the text fields.' },
       brief: BRIEF,

@@ -48,6 +48,11 @@ export interface ListResult<T> {
 
 export const DEFAULT_LIMIT = 50;
 export const MAX_LIMIT = 1000;
+/**
+ * The largest offset a list takes: beyond any table's size, and within what both databases bind as an
+ * integer (1e30 reached SQLite as a float and failed the query with a 500).
+ */
+export const MAX_OFFSET = 2_147_483_647;
 const MAX_IN_VALUES = 1000;
 const MAX_Q = 200;
 
@@ -258,7 +263,7 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
   const limit = q.limit ?? DEFAULT_LIMIT;
   const offset = q.offset ?? 0;
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_LIMIT) bad('limit', `must be a whole number from 0 to ${MAX_LIMIT}`);
-  if (!Number.isInteger(offset) || offset < 0) bad('offset', 'must be a whole number, 0 or more');
+  if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) bad('offset', `must be a whole number from 0 to ${MAX_OFFSET}`);
 
   if (issues.length > 0) throw new InventoryError(issues);
   return {

@@ -137,6 +137,9 @@ export class DhcpTransport {
   private flushTimer: NodeJS.Immediate | undefined;
   private readonly flushAll = (): void => {
     this.flushTimer = undefined;
+    // A flush scheduled before close() must not send on descriptors close() gave back (their numbers may
+    // already belong to another socket).
+    if (this.closed) return;
     for (const ep of this.endpoints.values()) if (ep.queue.length > 0 && !ep.blocked) this.flush(ep);
   };
 
@@ -366,10 +369,13 @@ export class DhcpTransport {
   /** Sends what is queued (unless the send buffer is full), then closes every socket. */
   close(): void {
     if (this.closed) return;
-    if (this.flushTimer !== undefined) {
-      clearImmediate(this.flushTimer);
-      this.flushAll();
+    // Everything queued goes now, past the pacing (there is no next read to pace by), unless the send
+    // buffer is full; then the timer a paced flush set is cancelled before the sockets close.
+    for (const ep of this.endpoints.values()) {
+      while (ep.queue.length > 0 && !ep.blocked) this.flush(ep);
     }
+    if (this.flushTimer !== undefined) clearImmediate(this.flushTimer);
+    this.flushTimer = undefined;
     this.closed = true;
     for (const ep of this.endpoints.values()) this.native.stopReceiver(ep.receiver);
   }

@@ -76,6 +76,41 @@ describe('DhcpTransport on lo', { skip }, () => {
     }
   });
 
+  it('close() sends every queued reply at once and nothing after it (a paced flush must not outlive the sockets)', async () => {
+    const native = loadNative();
+    const freePort = (): number => {
+      const probe = native.openUdpSocket('lo', 0);
+      const port = native.localPort(probe);
+      closeSync(probe);
+      return port;
+    };
+    const [portA, portB] = [freePort(), freePort()];
+    const got: number[] = [];
+    const errors: Error[] = [];
+    const a = await DhcpTransport.open({ interfaces: ['lo'], port: portA, onPacket: () => undefined, onError: (e) => errors.push(e) });
+    const b = await DhcpTransport.open({ interfaces: ['lo'], port: portB, onPacket: (msg) => got.push(msg.readUInt32BE(0)), onError: () => undefined });
+    try {
+      const count = 300;
+      for (let i = 0; i < count; i++) {
+        const msg = Buffer.alloc(4);
+        msg.writeUInt32BE(i);
+        a.send('lo', msg, { ip: 0x7f000001, port: portB, broadcast: false });
+      }
+      a.close();
+      assert.equal(a.counters('lo').sent, count, 'every queued reply left inside close()');
+      // The turn after close(): a leftover paced flush would send on the closed descriptor (EBADF) here.
+      await new Promise((r) => setImmediate(r));
+      const deadline = Date.now() + 5000;
+      while (got.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(got, Array.from({ length: count }, (_, i) => i));
+      assert.deepEqual(errors, []);
+      assert.equal(a.counters('lo').sendErrors, 0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
   it('a socket read full again and again is flagged backlogged (the server sheds DISCOVERs then), and not before', async () => {
     const native = loadNative();
     // A free port for the transport: the addon's own socket on port 0, closed again.

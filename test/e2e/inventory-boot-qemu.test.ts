@@ -26,6 +26,7 @@ import { eventually } from '../helpers/e2e-fixtures.js';
 import { createTopology, netnsSkipReason } from '../helpers/netns.js';
 import type { Topology } from '../helpers/netns.js';
 import { createPxeLan, qemuSkipReason, startPxeVm } from '../helpers/qemu.js';
+import { toolSkip } from '../helpers/skip.js';
 import type { PxeVm } from '../helpers/qemu.js';
 import { makeTftpRoot, removeTftpRoot } from '../helpers/tftp-servers.js';
 
@@ -88,7 +89,7 @@ function bootLab(boot: Record<string, string>): { ok: (method: string, path: str
 async function serverFor(lab: ReturnType<typeof bootLab>, name: string, profile: string, mac: string, ip: string): Promise<number> {
   const server = await lab.ok('POST', '/api/v1/servers', { name, boot_profile: profile }, 201);
   await lab.ok('POST', '/api/v1/server-interfaces', { server_id: server.id, name: 'net0', mac, ip, is_primary: true }, 201);
-  await eventually(async () => ((await lab.ok('GET', `/api/v1/dhcp/reservations?server_id=${server.id}`, undefined, 200)).count === 1 ? true : undefined));
+  assert.ok(await eventually(async () => ((await lab.ok('GET', `/api/v1/dhcp/reservations?server_id=${server.id}`, undefined, 200)).count === 1 ? true : undefined)), `no reservation derived for ${name}`);
   return server.id as number;
 }
 
@@ -136,7 +137,7 @@ describe('iPXE in QEMU boots the script of its server\'s boot profile', { skip, 
   });
 });
 
-const pxelinuxSkip = skip || (existsSync(PXELINUX) && existsSync(LDLINUX) ? false : 'SKIPPED: pxelinux missing (apt-get install pxelinux syslinux-common)');
+const pxelinuxSkip = skip || (existsSync(PXELINUX) && existsSync(LDLINUX) ? false : toolSkip('SKIPPED: pxelinux missing (apt-get install pxelinux syslinux-common)'));
 
 describe('pxelinux in QEMU reads its per-MAC file from dcplane TFTP', { skip: pxelinuxSkip, timeout: 300_000 }, () => {
   // The ROM is iPXE; it is given pxelinux.0 as well, and runs it as a PXE NBP.
@@ -160,10 +161,10 @@ describe('pxelinux in QEMU reads its per-MAC file from dcplane TFTP', { skip: px
     // After the install: back to local in one call; the next boot goes to the disk and the server is active.
     await lab.ok('PATCH', `/api/v1/servers/${id}`, { boot_profile: 'local' }, 200);
     await bootUntil(lab, mac, /Booting from (local disk|Hard Disk)/);
-    await eventually(async () => ((await lab.ok('GET', `/api/v1/servers/${id}`, undefined, 200)).status === 'active' ? true : undefined), 15_000);
+    assert.ok(await eventually(async () => ((await lab.ok('GET', `/api/v1/servers/${id}`, undefined, 200)).status === 'active' ? true : undefined), 15_000), 'the server never became active');
     // The move's own timeline entry is written with the timeline's next batch (up to 100 ms after the move).
     const statusesOf = async (): Promise<unknown[]> => (await lab.ok('GET', `/api/v1/servers/${id}/events?type=status`, undefined, 200)).results.map((e: Json) => e.data.to);
-    await eventually(async () => ((await statusesOf()).length >= 2 ? true : undefined), 15_000);
+    assert.ok(await eventually(async () => ((await statusesOf()).length >= 2 ? true : undefined), 15_000), `status entries: ${JSON.stringify(await statusesOf())}`);
     assert.deepEqual(await statusesOf(), ['active', 'provisioning']);
   });
 });

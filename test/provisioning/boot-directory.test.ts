@@ -11,7 +11,7 @@ import { describeEachBackend } from '../inventory/harness.js';
 
 async function loaded(dir: BootDirectory): Promise<void> {
   // Loaded once a MAC nobody has is reported unknown (while loading, every MAC "may" be known).
-  for (let i = 0; i < 200 && dir.mayKnowMac('ff:ff:ff:00:00:00'); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 2000 && dir.mayKnowMac('ff:ff:ff:00:00:00'); i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(dir.mayKnowMac('ff:ff:ff:00:00:00'), false, 'the MAC set never finished loading');
 }
 

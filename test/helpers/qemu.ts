@@ -12,6 +12,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import type { Topology } from './netns.js';
+import { toolSkip } from './skip.js';
 
 /** Where Debian's ipxe-qemu puts the ROM QEMU loads for virtio-net-pci. */
 const VIRTIO_ROMS = ['/usr/lib/ipxe/qemu/efi-virtio.rom', '/usr/share/qemu/efi-virtio.rom', '/usr/lib/ipxe/qemu/pxe-virtio.rom'];
@@ -28,7 +29,7 @@ function executable(p: string): boolean {
 /** Why a PXE VM cannot run here (no QEMU, no iPXE ROM), or false. */
 export function qemuSkipReason(): string | false {
   if (!['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64'].some(executable)) {
-    return 'SKIPPED: qemu-system-x86_64 missing (apt-get install qemu-system-x86 ipxe-qemu)';
+    return toolSkip('SKIPPED: qemu-system-x86_64 missing (apt-get install qemu-system-x86 ipxe-qemu)');
   }
   if (!VIRTIO_ROMS.some((p) => {
     try {
@@ -38,7 +39,7 @@ export function qemuSkipReason(): string | false {
       return false;
     }
   })) {
-    return 'SKIPPED: iPXE ROM for virtio-net missing (apt-get install ipxe-qemu)';
+    return toolSkip('SKIPPED: iPXE ROM for virtio-net missing (apt-get install ipxe-qemu)');
   }
   return false;
 }

@@ -17,11 +17,11 @@ import type { BootTarget, RenderProfile } from '../../src/provisioning/boot-rend
 import { dhcpTimelineEntries, tftpTimelineEntry } from '../../src/provisioning/boot-service.js';
 import { nextStatus } from '../../src/provisioning/boot-status.js';
 import { unknownPlaceholders } from '../../src/inventory/boot-rules.js';
+import { toolSkip } from '../helpers/skip.js';
 
 function grubCheckSkip(): string | false {
   if (spawnSync('grub-script-check', ['--version']).error === undefined) return false;
-  process.stderr.write('\n!!!!!!!! SKIPPING GRUB SYNTAX CHECK: grub-script-check missing (apt-get install grub-common) !!!!!!!!\n\n');
-  return 'grub-script-check missing (apt-get install grub-common)';
+  return toolSkip('SKIPPED: GRUB syntax check: grub-script-check missing (apt-get install grub-common)');
 }
 
 const LOCAL: RenderProfile = { name: 'local', kind: 'local', kernel_url: null, initrd_url: null, cmdline: null, ipxe_script: null, local_method: 'exit' };

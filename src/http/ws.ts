@@ -143,6 +143,8 @@ class Connection {
   unsubscribe: (() => void) | undefined;
   /** Set while the principal is checked again after a change of its user: events wait here. */
   held: HubEvent[] | undefined;
+  /** The user changed again during a check: check once more before releasing `held`. */
+  recheckAgain = false;
   /** Fires when the access token expires, to end the stream then rather than at the next heartbeat. */
   expiry: NodeJS.Timeout | undefined;
 
@@ -295,6 +297,12 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
       return;
     }
     c.viewer = viewer;
+    if (c.recheckAgain) {
+      // The user changed again while this check read it (a demotion, then a disable): the read may predate the
+      // second change, so check once more before releasing what is held.
+      c.recheckAgain = false;
+      return recheck(c);
+    }
     const held = c.held ?? [];
     c.held = undefined;
     for (const e of held) deliver(c, e);
@@ -302,7 +310,11 @@ export async function registerWebSocket(app: FastifyInstance, opts: WsOptions): 
 
   const unsubscribeUsers = opts.userChanges?.((ids) => {
     for (const c of connections) {
-      if (c.viewer === null || !ids.includes(c.viewer.userId) || c.held !== undefined) continue;
+      if (c.viewer === null || !ids.includes(c.viewer.userId)) continue;
+      if (c.held !== undefined) {
+        c.recheckAgain = true;
+        continue;
+      }
       c.held = [];
       void recheck(c);
     }

@@ -171,7 +171,13 @@ async function readStream(res: Response, view: ProgressView): Promise<Outcome> {
   let outcome: Outcome | undefined;
   const onLine = (text: string): void => {
     if (text.trim() === '') return;
-    const o = JSON.parse(text) as Record<string, unknown>;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // A proxy's error page or a server that is not dcplane: say so, not a SyntaxError's stack.
+      throw new ImportCliError(`the server's progress stream is not dcplane's NDJSON (a line reads ${JSON.stringify(text.slice(0, 120))}); check --url`);
+    }
     if (o['phase'] === 'done') outcome = o as unknown as Outcome;
     else view.update(String(o['phase']), Number(o['done']), Number(o['total']));
   };

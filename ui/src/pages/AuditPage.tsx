@@ -1,8 +1,9 @@
-import { Fragment, useEffect, useState } from 'react';
+import { Fragment, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { api, query } from '../api/client';
 import type { Page, Row } from '../api/client';
 import { useSignedIn } from '../api/session';
+import { useDebouncedUrlParam } from '../api/url-params';
 import { useAsync } from '../api/use-async';
 import { Pagination } from '../components/DataTable';
 import { EmptyState } from '../components/EmptyState';
@@ -90,7 +91,7 @@ export function AuditPage() {
   const objectId = params.get('object_id') ?? '';
   const offset = Number(params.get('offset') ?? 0) || 0;
   const limit = Number(params.get('limit') ?? DEFAULT_LIMIT) || DEFAULT_LIMIT;
-  const [userText, setUserText] = useState(user);
+  const [userText, setUserText] = useDebouncedUrlParam('user');
   const [open, setOpen] = useState<ReadonlySet<number>>(new Set());
   const url = `/api/v1/audit/logs${query({ user__ic: user, object_type: type, action, object_id: objectId, at__gte: isoOf(from), at__lte: isoOf(to), limit, offset })}`;
   const list = useAsync(() => api.get<Page<Row>>(url), url);
@@ -106,21 +107,6 @@ export function AuditPage() {
     next.delete('offset');
     setParams(next);
   };
-  useEffect(() => {
-    if (userText === user) return;
-    const t = setTimeout(
-      () =>
-        setParams((prev) => {
-          const next = new URLSearchParams(prev);
-          if (userText === '') next.delete('user');
-          else next.set('user', userText);
-          next.delete('offset');
-          return next;
-        }),
-      300,
-    );
-    return () => clearTimeout(t);
-  }, [userText, user, setParams]);
 
   if (me.role !== 'admin')
     return (

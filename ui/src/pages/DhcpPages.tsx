@@ -8,6 +8,7 @@ import { useLiveStats } from '../api/live-stats';
 import { listAll } from '../api/rack-devices';
 import { useRefNames } from '../api/ref-names';
 import { useSignedIn } from '../api/session';
+import { useDebouncedUrlParam } from '../api/url-params';
 import { useAsync } from '../api/use-async';
 import { DataTable, Pagination } from '../components/DataTable';
 import type { Column } from '../components/DataTable';
@@ -323,7 +324,7 @@ export function DhcpReservationsPage() {
   const source = params.get('source') ?? '';
   const offset = Number(params.get('offset') ?? 0) || 0;
   const limit = Number(params.get('limit') ?? PAGE_SIZES) || PAGE_SIZES;
-  const [search, setSearch] = useState(q);
+  const [search, setSearch] = useDebouncedUrlParam('q');
   const url = `/api/v1/dhcp/reservations${query({ subnet_id: subnetId, q, limit, offset, server_id__isnull: source === '' ? undefined : source === 'manual' ? 'True' : 'False' })}`;
   const list = useAsync(() => api.get<Page<Row>>(url), url);
   const subnets = useAsync(() => listAll('dhcp/subnets', { ordering: 'id' }), 'res-subnets');
@@ -338,21 +339,6 @@ export function DhcpReservationsPage() {
     next.delete('offset');
     setParams(next);
   };
-  useEffect(() => {
-    if (search === q) return;
-    const t = setTimeout(
-      () =>
-        setParams((prev) => {
-          const next = new URLSearchParams(prev);
-          if (search === '') next.delete('q');
-          else next.set('q', search);
-          next.delete('offset');
-          return next;
-        }),
-      300,
-    );
-    return () => clearTimeout(t);
-  }, [search, q, setParams]);
 
   const columns: Column<Row>[] = [
     { key: 'ip', label: 'Address', render: (r) => <Link to={`/dhcp-reservations/${String(r['id'])}`}>{typeof r['ip'] === 'string' ? r['ip'] : 'no address'}</Link> },

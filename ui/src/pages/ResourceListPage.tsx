@@ -1,10 +1,10 @@
-import { useEffect, useState } from 'react';
 import { Link, useSearchParams } from 'react-router-dom';
 import { api, query } from '../api/client';
 import type { Page, Row } from '../api/client';
 import type { FieldMeta } from '../api/meta';
 import { useRefNames } from '../api/ref-names';
 import { useSignedIn } from '../api/session';
+import { useDebouncedUrlParam } from '../api/url-params';
 import { useAsync } from '../api/use-async';
 import { DataTable, Pagination } from '../components/DataTable';
 import type { Column } from '../components/DataTable';
@@ -61,8 +61,7 @@ export function ResourceListPage({ view }: { readonly view: ResourceView }) {
     const v = params.get(f.name);
     if (v !== null && v !== '') filters[f.name] = v;
   }
-  const [search, setSearch] = useState(q);
-  useEffect(() => setSearch(q), [q]);
+  const [search, setSearch] = useDebouncedUrlParam('q');
 
   const update = (changes: Record<string, string | undefined>, resetOffset = true) => {
     const next = new URLSearchParams(params);
@@ -74,25 +73,6 @@ export function ResourceListPage({ view }: { readonly view: ResourceView }) {
     setParams(next, { replace: 'q' in changes });
   };
 
-  // Search as you type, once typing pauses.
-  useEffect(() => {
-    if (search === q) return;
-    const t = setTimeout(
-      () =>
-        setParams(
-          (prev) => {
-            const next = new URLSearchParams(prev);
-            if (search === '') next.delete('q');
-            else next.set('q', search);
-            next.delete('offset');
-            return next;
-          },
-          { replace: true },
-        ),
-      300,
-    );
-    return () => clearTimeout(t);
-  }, [search, q, setParams]);
 
   const url = `/api/v1/${view.api}${query({ q, ordering, limit, offset, ...filters })}`;
   const list = useAsync(() => api.get<Page<Row>>(url), url);

@@ -2,7 +2,7 @@
 # Installs the system packages dcplane's build and test suite need on Debian:
 # a C toolchain for the native socket addon, iproute2 for the network
 # namespaces the end-to-end tests build, and the real DHCP clients they drive.
-# Run as root (CI runs as root). Safe to run again.
+# Runs apt-get as root: directly when already root (CI), through sudo otherwise. Safe to run again.
 set -euo pipefail
 # kea-dhcp4-server: a reference server the client wrappers are checked against; kea-admin: perfdhcp;
 # chromium: the browser the web UI tests (test/ui) drive through playwright-core.
@@ -17,11 +17,14 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all system packages present (${pkgs[*]})"
   exit 0
 fi
+as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-  echo "install-deps: missing ${missing[*]}; run as root: sudo $0" >&2
-  exit 1
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps: missing ${missing[*]}; installing them needs root and sudo is not installed: run this script as root" >&2
+    exit 1
+  fi
+  as_root=(sudo)
 fi
 echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"

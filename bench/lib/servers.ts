@@ -72,7 +72,10 @@ export function dcplaneServer(): ServerUnderTest {
       const root = repoRoot();
       const file = join(dir, 'dcplane.json');
       writeFileSync(file, JSON.stringify(dcplaneConfig(t, dir), null, 2));
+      // DCPLANE_NODE_ARGS passes flags to dcplane's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile it under load.
+      const nodeArgs = (process.env['DCPLANE_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
       const [cmd, args] = inNamespace(t.serverNs, process.execPath, [
+        ...nodeArgs,
         join(root, 'bin', 'dcplane'),
         'serve',
         '--config',

@@ -220,12 +220,36 @@ export class DhcpEngine {
     const classes = classify(info, this.runtime.classes, reservation?.classes);
     const c: Client = { req, info, ctx, leases, group, reservation, classes, serverId };
 
+    let out: EngineOutcome;
     switch (info.messageType) {
-      case MessageType.DISCOVER: return this.discover(c);
-      case MessageType.REQUEST: return this.request(c);
-      case MessageType.DECLINE: return this.decline(c);
-      case MessageType.RELEASE: return this.release(c);
-      default: return this.inform(c);
+      case MessageType.DISCOVER: out = this.discover(c); break;
+      case MessageType.REQUEST: out = this.request(c); break;
+      case MessageType.DECLINE: out = this.decline(c); break;
+      case MessageType.RELEASE: out = this.release(c); break;
+      default: out = this.inform(c);
+    }
+    if (out.kind !== 'drop') this.noteFreed(out.changes, leases);
+    return out;
+  }
+
+  /**
+   * A change that may give an address back to the pools (an offer withdrawn,
+   * a binding ended or released, a probation over) ends the exhaustion memo
+   * of the pools of that address's subnet (RuntimePool.exhaustedAt).
+   */
+  private noteFreed(changes: readonly LeaseChange[], leases: LeaseView | undefined): void {
+    for (const ch of changes) {
+      let subnetId: number | undefined;
+      if (ch.kind === 'delete') subnetId = leases?.byIp(ch.ip)?.subnetId ?? -1;
+      else if (ch.lease.state === 'released' || ch.lease.state === 'expired') subnetId = ch.lease.subnetId;
+      if (subnetId === undefined) continue;
+      // A deleted lease the view no longer knows: its subnet is unknown, so every pool may have room again.
+      if (subnetId === -1) {
+        for (const s of this.runtime.subnets) for (const p of s.pools) p.exhaustedAt = -1;
+        continue;
+      }
+      const sub = this.runtime.subnetsById.get(subnetId);
+      if (sub !== undefined) for (const p of sub.pools) p.exhaustedAt = -1;
     }
   }
 
@@ -259,6 +283,7 @@ export class DhcpEngine {
           break;
       }
     }
+    this.noteFreed(out, undefined);
     return out;
   }
 
@@ -472,23 +497,32 @@ export class DhcpEngine {
 
   /** Next free address from the pools, walking each pool from its cursor; HELD addresses only when nothing is FREE. */
   private allocate(c: Client): { a: Assign; ip: Ipv4 } | undefined {
+    const now = c.ctx.now;
     let held: { a: Assign; ip: Ipv4 } | undefined;
     for (const s of c.group) {
       if (!subnetAllowed(s, c.classes)) continue;
       for (const p of s.pools) {
         if (p.clientClass !== undefined && !c.classes.includes(p.clientClass)) continue;
+        // Walked in full this second and nothing was found: a flood of new clients on a full pool costs a lookup each, not a walk.
+        if (p.exhaustedAt === now) continue;
         let ip = p.cursor;
         if (ip < p.start || ip > p.end) ip = p.start;
+        let heldHere = false;
         for (let n = 0; n < p.size; n++) {
           const av = this.availability(ip, s, c);
           const next = ip === p.end ? p.start : ip + 1;
           if (av === Avail.FREE) {
             p.cursor = next;
+            p.exhaustedAt = -1;
             return { a: { sub: s, pool: p }, ip };
           }
-          if (av === Avail.HELD && held === undefined) held = { a: { sub: s, pool: p }, ip };
+          if (av === Avail.HELD) {
+            heldHere = true;
+            held ??= { a: { sub: s, pool: p }, ip };
+          }
           ip = next;
         }
+        if (!heldHere) p.exhaustedAt = now;
       }
     }
     if (held !== undefined && held.a.pool !== undefined) held.a.pool.cursor = held.ip === held.a.pool.end ? held.a.pool.start : held.ip + 1;

@@ -63,6 +63,15 @@ export interface RuntimePool {
    * never trusted for correctness (every candidate is checked in the LeaseView).
    */
   cursor: Ipv4;
+  /**
+   * The second (`now`) in which a walk of the whole pool found no address:
+   * later DISCOVERs in that second skip the pool instead of walking it again.
+   * Soft state like the cursor: cleared when this engine frees an address in
+   * the subnet, and worth one second at most otherwise (an address freed by
+   * time or by another engine sharing the store is found in the next one).
+   * -1 while not known to be exhausted.
+   */
+  exhaustedAt: number;
 }
 
 export interface RuntimeReservation {
@@ -242,6 +251,7 @@ function compileSubnet(
       clientClass: p.client_class,
       options: layer(ownOptions(p.options, `${path}.pools[${i}]`), options),
       cursor: r.start,
+      exhaustedAt: -1,
     };
   });
   const byMac = new Map<string, RuntimeReservation>();

@@ -196,6 +196,34 @@ describe('DISCOVER', () => {
     assert.deepEqual(out.changes, []);
   });
 
+  it('remembers a full pool for the rest of the second, and forgets it when an address is released or time moves on', () => {
+    const macs = ['52:54:00:00:04:11', '52:54:00:00:04:12', '52:54:00:00:04:13'];
+    for (const mac of macs) bind({ mac });
+    const exhausted = (mac: string): boolean => {
+      const out = send(T.DISCOVER, { mac });
+      return out.kind === 'no-reply' && out.event.kind === 'exhausted';
+    };
+    assert.ok(exhausted('52:54:00:00:04:21'));
+    // An address freed behind the engine's back (another engine sharing the store) waits for the next second.
+    const taken = leaseAt('10.0.0.103') as Lease;
+    view.apply([{ kind: 'delete', ip: taken.ip, durable: true }]);
+    assert.ok(exhausted('52:54:00:00:04:22'), 'same second: the memo holds');
+    now += 1;
+    assert.equal(formatIpv4(reply(send(T.DISCOVER, { mac: '52:54:00:00:04:22' })).yiaddr), '10.0.0.103', 'next second: walked again');
+    assert.ok(exhausted('52:54:00:00:04:23'));
+    // A RELEASE through this engine frees an address at once, in the same second.
+    const released = send(T.RELEASE, { mac: macs[0], ciaddr: '10.0.0.100', options: { 54: ipBytes('10.0.0.254') } });
+    assert.ok(released.kind !== 'drop');
+    view.apply(released.changes);
+    const out = send(T.DISCOVER, { mac: '52:54:00:00:04:23' });
+    assert.equal(out.kind, 'reply', 'the released address is held for its client but usable when nothing else is');
+    // Reclamation through this engine also ends the memo.
+    assert.ok(exhausted('52:54:00:00:04:24'));
+    const offered = leaseAt('10.0.0.103') as Lease;
+    view.apply(engine.reclaim([{ ...offered, expires: now }], now));
+    assert.equal(formatIpv4(reply(send(T.DISCOVER, { mac: '52:54:00:00:04:24' })).yiaddr), '10.0.0.103');
+  });
+
   it('keeps an expired client\'s address for it while others are free, and uses it when nothing else is', () => {
     const macs = ['52:54:00:00:05:01', '52:54:00:00:05:02', '52:54:00:00:05:03'];
     assert.equal(bind({ mac: macs[0] }), '10.0.0.100');

@@ -3,7 +3,7 @@
  * same namespaces in one run, with the ratio. Needs root (namespaces).
  * `npm run bench:dhcp -- --help` for the flags; bench/README.md for caveats.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +29,13 @@ const USAGE = `usage: npm run bench:dhcp -- [options]   (as root)
   --clients N     distinct client MACs perfdhcp cycles through (default 50000;
                   at most the pool size, so the pool never runs out)
   --only NAME     run only "kea" or "dcplane"
+  --recv-buffer B receive buffer (bytes) of sockets that do not size their own,
+                  perfdhcp's included: the host's net.core.rmem_default is set
+                  to B for the run and put back after (default 4194304; 0 keeps
+                  the host's). perfdhcp reads replies on one socket, and at the
+                  Linux default (208 KiB) a server that answers faster than
+                  perfdhcp reads has its replies dropped in perfdhcp's socket,
+                  counted as the server's drops. Both servers get the same.
   --rounds N      run each server N times, alternating which goes first, and
                   show the median round (default 1); use it on a busy host
   --json FILE     write the results there (default bench/results/dhcp-<time>.json)
@@ -40,6 +47,7 @@ interface Options {
   readonly clients: number;
   readonly only: 'kea' | 'dcplane' | undefined;
   readonly rounds: number;
+  readonly recvBuffer: number;
   readonly jsonFile: string | undefined;
 }
 
@@ -60,6 +68,7 @@ function parseOptions(argv: readonly string[], poolSize: number): Options | 'hel
       clients: { type: 'string' },
       only: { type: 'string' },
       rounds: { type: 'string' },
+      'recv-buffer': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -80,12 +89,35 @@ function parseOptions(argv: readonly string[], poolSize: number): Options | 'hel
     clients,
     only,
     rounds: positiveInt('rounds', values.rounds, 1),
+    recvBuffer: values['recv-buffer'] === '0' ? 0 : positiveInt('recv-buffer', values['recv-buffer'], 4 * 1024 * 1024),
     jsonFile: values.json,
   };
 }
 
 /** Share of one core that other processes may take before the figures are flagged as skewed. */
 const OTHER_LOAD_WARNING = 0.2;
+
+const RMEM_DEFAULT = '/proc/sys/net/core/rmem_default';
+const RMEM_MAX = '/proc/sys/net/core/rmem_max';
+
+/**
+ * Sets the host's default socket receive buffer for the run (put back by the
+ * cleanup, also on a signal); `bytes` 0 leaves it. The setting is not per
+ * network namespace on the kernels this runs on, so it is the host's.
+ * Returns the default in force during the run.
+ */
+function setRecvBufferDefault(bytes: number): number {
+  const before = Number(readFileSync(RMEM_DEFAULT, 'utf8').trim());
+  if (bytes === 0 || bytes === before) return before;
+  const max = Number(readFileSync(RMEM_MAX, 'utf8').trim());
+  if (bytes > max) {
+    throw new BenchError(BenchErrorCode.USAGE, `--recv-buffer ${bytes} is above net.core.rmem_max (${max}); give at most that, or raise rmem_max first`);
+  }
+  writeFileSync(RMEM_DEFAULT, String(bytes));
+  cleanup.onCleanup(() => writeFileSync(RMEM_DEFAULT, String(before)));
+  console.log(`bench: net.core.rmem_default ${before} -> ${bytes} for the run (put back at the end)`);
+  return bytes;
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -174,6 +206,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   cleanup.install();
+  const recvBuffer = setRecvBufferDefault(opts.recvBuffer);
   cleanup.topology = t;
   createTopology(t);
   console.log(`bench: namespaces ${t.serverNs} (${t.serverAddress}/${t.prefixLength} on ${t.serverIface}) and ${t.clientNs} (${t.clientAddress} on ${t.clientIface}); perfdhcp relays from ${t.clientAddress}`);
@@ -201,7 +234,10 @@ async function main(argv: readonly string[]): Promise<number> {
   if (dcplane !== undefined) shown.set('dcplane', dcplane);
   const cores = cpus().length;
   console.log('');
-  console.log(`DHCPv4 perfdhcp: offered ${opts.rate}/s for ${opts.durationS} s, ${opts.clients} clients, relayed (giaddr ${t.clientAddress})`);
+  console.log(
+    `DHCPv4 perfdhcp: offered ${opts.rate}/s for ${opts.durationS} s, ${opts.clients} clients, relayed (giaddr ${t.clientAddress}), ` +
+      `default socket receive buffer ${recvBuffer} bytes`,
+  );
   if ([...shown.values()].some((r) => r.ok)) {
     if (opts.rounds > 1) console.log('(each column is that server\'s median round by exchanges/s)');
     console.log(formatTable(kea, dcplane, opts.durationS));
@@ -246,6 +282,7 @@ async function main(argv: readonly string[]): Promise<number> {
       duration_s: opts.durationS,
       clients: opts.clients,
       rounds: opts.rounds,
+      recv_buffer_default: recvBuffer,
       subnet: t.subnet,
       pool: `${t.pool.first}-${t.pool.last}`,
     },

@@ -16,6 +16,8 @@ export class BenchCleanup {
   /** Set by a signal: no further server is started while the exit path runs. */
   stopping = false;
   private readonly dirs = new Set<string>();
+  /** Undo steps (a host setting put back), run once by `now()`, last registered first. */
+  private readonly undo: (() => void)[] = [];
 
   constructor(
     private readonly children: () => Iterable<ChildProcess>,
@@ -27,6 +29,11 @@ export class BenchCleanup {
     const dir = mkdtempSync(join(base, prefix));
     this.dirs.add(dir);
     return dir;
+  }
+
+  /** Registers a synchronous step `now()` runs (e.g. putting back a sysctl the run changed). */
+  onCleanup(step: () => void): void {
+    this.undo.push(step);
   }
 
   removeDir(dir: string): void {
@@ -43,6 +50,13 @@ export class BenchCleanup {
     }
     for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
     this.dirs.clear();
+    for (let step = this.undo.pop(); step !== undefined; step = this.undo.pop()) {
+      try {
+        step();
+      } catch (err) {
+        console.error(`bench: cleanup step failed: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
   };
 
   install(): void {

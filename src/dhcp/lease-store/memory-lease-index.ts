@@ -23,21 +23,6 @@ function zeroCounts(): Record<LeaseState, number> {
   return { offered: 0, active: 0, released: 0, expired: 0, declined: 0 };
 }
 
-/** The best of a client slot's leases by CLIENT_RANK, then latest `start`, then most recently written; `best` competes too. */
-function bestOf(slot: ReadonlyMap<Ipv4, Lease> | undefined, best: Lease | undefined): Lease | undefined {
-  if (slot === undefined) return best;
-  for (const l of slot.values()) {
-    if (
-      best === undefined ||
-      CLIENT_RANK[l.state] < CLIENT_RANK[best.state] ||
-      (CLIENT_RANK[l.state] === CLIENT_RANK[best.state] && l.start >= best.start)
-    ) {
-      best = l;
-    }
-  }
-  return best;
-}
-
 function isUint32(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffffffff;
 }
@@ -70,18 +55,52 @@ export function checkLeaseChange(change: LeaseChange): void {
   if (change.durable && l.state === 'offered') throw invalid('upsert: an offered lease cannot be durable');
 }
 
+/** The better of two leases by CLIENT_RANK, then latest `start`; `l` (written later) wins a tie. */
+function better(l: Lease, best: Lease | undefined): Lease {
+  if (
+    best === undefined ||
+    CLIENT_RANK[l.state] < CLIENT_RANK[best.state] ||
+    (CLIENT_RANK[l.state] === CLIENT_RANK[best.state] && l.start >= best.start)
+  ) {
+    return l;
+  }
+  return best;
+}
+
+/**
+ * One identity's leases in a subnet: the lease itself while there is one
+ * (nearly every client), a Map by address, least recently written first,
+ * while there are several.
+ */
+type Slot = Lease | Map<Ipv4, Lease>;
+
 /**
  * Leases grouped by subnet and a client identity (a client id, or a MAC),
  * several per identity. Nested maps, not a `${subnet}/${key}` string: no
- * string is built per lookup or per write on the packet path.
+ * string is built per lookup or per write on the packet path. A slot is the
+ * Lease itself until a second one joins it: a Map per client (and its
+ * removal and re-creation on every write of the client's lease) was most of
+ * the index's cost at tens of thousands of writes a second.
  */
 class SlotIndex {
-  private readonly bySubnet = new Map<number, Map<string, Map<Ipv4, Lease>>>();
+  private readonly bySubnet = new Map<number, Map<string, Slot>>();
   /** Identities indexed, over every subnet. */
   size = 0;
 
-  get(subnetId: number, key: string): ReadonlyMap<Ipv4, Lease> | undefined {
-    return this.bySubnet.get(subnetId)?.get(key);
+  /** The best of the identity's leases (see bestOf), `best` competing. */
+  best(subnetId: number, key: string, best: Lease | undefined): Lease | undefined {
+    const slot = this.bySubnet.get(subnetId)?.get(key);
+    if (slot === undefined) return best;
+    if (!(slot instanceof Map)) return better(slot, best);
+    for (const l of slot.values()) best = better(l, best);
+    return best;
+  }
+
+  /** The identity's leases, least recently written first. */
+  list(subnetId: number, key: string): Lease[] {
+    const slot = this.bySubnet.get(subnetId)?.get(key);
+    if (slot === undefined) return [];
+    return slot instanceof Map ? Array.from(slot.values()) : [slot];
   }
 
   add(key: string, lease: Lease): void {
@@ -90,21 +109,44 @@ class SlotIndex {
       sub = new Map();
       this.bySubnet.set(lease.subnetId, sub);
     }
-    let slot = sub.get(key);
+    const slot = sub.get(key);
     if (slot === undefined) {
-      slot = new Map();
-      sub.set(key, slot);
+      sub.set(key, lease);
       this.size++;
+    } else if (slot instanceof Map) {
+      slot.set(lease.ip, lease);
+    } else if (slot.ip === lease.ip) {
+      sub.set(key, lease);
+    } else {
+      sub.set(key, new Map([[slot.ip, slot], [lease.ip, lease]]));
     }
-    slot.set(lease.ip, lease);
+  }
+
+  /** `prev` is the identity's only lease: `replace` may put another in its place. */
+  isOnly(key: string, prev: Lease): boolean {
+    return this.bySubnet.get(prev.subnetId)?.get(key) === prev;
+  }
+
+  /** Puts `lease` in the place of the identity's only lease (isOnly was true, same subnet): no delete and add. */
+  replace(key: string, lease: Lease): void {
+    this.bySubnet.get(lease.subnetId)?.set(key, lease);
   }
 
   delete(key: string, lease: Lease): void {
     const sub = this.bySubnet.get(lease.subnetId);
     const slot = sub?.get(key);
     if (sub === undefined || slot === undefined) return;
-    slot.delete(lease.ip);
-    if (slot.size > 0) return;
+    if (slot instanceof Map) {
+      slot.delete(lease.ip);
+      if (slot.size > 1) return;
+      const rest = slot.values().next();
+      if (!rest.done) {
+        sub.set(key, rest.value);
+        return;
+      }
+    } else if (slot.ip !== lease.ip) {
+      return;
+    }
     sub.delete(key);
     this.size--;
     if (sub.size === 0) this.bySubnet.delete(lease.subnetId);
@@ -220,13 +262,8 @@ export class MemoryLeaseIndex implements LeaseView {
    * latest `start` (stable across restarts), then the most recently written.
    */
   byClient(clientKey: string, subnetId: number): Lease | undefined {
-    return bestOf(this.slotOf(clientKey, subnetId), undefined);
-  }
-
-  /** A clientKeyOf key's leases in the subnet. */
-  private slotOf(clientKey: string, subnetId: number): ReadonlyMap<Ipv4, Lease> | undefined {
-    if (clientKey.startsWith('id:')) return this.byClientId.get(subnetId, clientKey.slice(3));
-    if (clientKey.startsWith('hw:')) return this.byMacOnly.get(subnetId, clientKey.slice(3));
+    if (clientKey.startsWith('id:')) return this.byClientId.best(subnetId, clientKey.slice(3), undefined);
+    if (clientKey.startsWith('hw:')) return this.byMacOnly.best(subnetId, clientKey.slice(3), undefined);
     return undefined;
   }
 
@@ -236,14 +273,15 @@ export class MemoryLeaseIndex implements LeaseView {
    */
   byMac(mac: string, subnetId: number): Lease | undefined {
     if (mac === '') return undefined;
-    const own = bestOf(this.byMacOnly.get(subnetId, mac), undefined);
-    return this.withIdByMac.size === 0 ? own : bestOf(this.withIdByMac.get(subnetId, mac), own);
+    const own = this.byMacOnly.best(subnetId, mac, undefined);
+    return this.withIdByMac.size === 0 ? own : this.withIdByMac.best(subnetId, mac, own);
   }
 
   /** Every lease this client has in the subnet, least recently written first. */
   clientLeases(clientKey: string, subnetId: number): Lease[] {
-    const slot = this.slotOf(clientKey, subnetId);
-    return slot === undefined ? [] : Array.from(slot.values());
+    if (clientKey.startsWith('id:')) return this.byClientId.list(subnetId, clientKey.slice(3));
+    if (clientKey.startsWith('hw:')) return this.byMacOnly.list(subnetId, clientKey.slice(3));
+    return [];
   }
 
   all(): Lease[] {
@@ -276,6 +314,8 @@ export class MemoryLeaseIndex implements LeaseView {
 
   /** Stores the lease at its address, replacing (and unindexing) whatever was there. Returns the previous lease. */
   put(lease: Lease): Lease | undefined {
+    const same = this.byAddress.get(lease.ip);
+    if (same !== undefined && this.replaceInPlace(same, lease)) return same;
     const prev = this.remove(lease.ip);
     this.byAddress.set(lease.ip, lease);
 
@@ -294,17 +334,54 @@ export class MemoryLeaseIndex implements LeaseView {
       this.counts.set(lease.subnetId, cnt);
     }
     cnt[lease.state]++;
-
-    const cat = heapCategory(lease.state);
-    if (cat !== undefined) {
-      this.live[cat]++;
-      const heap = this.heaps[cat];
-      const entry: HeapEntry = { expires: lease.expires, lease };
-      this.heapEntryOf.set(lease.ip, entry);
-      heap.push(entry);
-      if (heap.length > 2 * this.live[cat] + 1024) this.rebuildHeap(cat);
-    }
+    this.track(lease);
     return prev;
+  }
+
+  /**
+   * The write every exchange makes (offered -> active, a renewal): a new
+   * lease at the same address for the same client in the same subnet, the
+   * client's only lease there. Each index gets the new object in the old one's
+   * place; nothing is removed and added again. False (nothing done) otherwise.
+   */
+  private replaceInPlace(prev: Lease, lease: Lease): boolean {
+    if (prev.subnetId !== lease.subnetId || prev.clientId !== lease.clientId || prev.mac !== lease.mac) return false;
+    const { clientId, mac } = lease;
+    if (clientId !== '') {
+      if (!this.byClientId.isOnly(clientId, prev) || (mac !== '' && !this.withIdByMac.isOnly(mac, prev))) return false;
+      this.byClientId.replace(clientId, lease);
+      if (mac !== '') this.withIdByMac.replace(mac, lease);
+    } else if (mac !== '') {
+      if (!this.byMacOnly.isOnly(mac, prev)) return false;
+      this.byMacOnly.replace(mac, lease);
+    } else {
+      return false;
+    }
+    this.byAddress.set(lease.ip, lease);
+    this.bySubnetId.get(lease.subnetId)?.set(lease.ip, lease);
+    const cnt = this.counts.get(lease.subnetId);
+    if (cnt !== undefined) {
+      cnt[prev.state]--;
+      cnt[lease.state]++;
+    }
+    const before = heapCategory(prev.state);
+    // The old heap entry dies in the heap (it is no longer the address's entry), as in remove().
+    this.heapEntryOf.delete(lease.ip);
+    if (before !== undefined) this.live[before]--;
+    this.track(lease);
+    return true;
+  }
+
+  /** Gives a put lease its live expiry entry. */
+  private track(lease: Lease): void {
+    const cat = heapCategory(lease.state);
+    if (cat === undefined) return;
+    this.live[cat]++;
+    const heap = this.heaps[cat];
+    const entry: HeapEntry = { expires: lease.expires, lease };
+    this.heapEntryOf.set(lease.ip, entry);
+    heap.push(entry);
+    if (heap.length > 2 * this.live[cat] + 1024) this.rebuildHeap(cat);
   }
 
   /** Adds the lease to (or removes it from) the client indexes; a lease that names no client (a DECLINE without chaddr) is in none. */

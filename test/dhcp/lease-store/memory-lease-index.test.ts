@@ -202,6 +202,12 @@ describe('MemoryLeaseIndex', () => {
         mine.sort((a, b) => RANK[a.lease.state] - RANK[b.lease.state] || b.lease.start - a.lease.start || b.seq - a.seq);
         return mine[0]?.lease;
       }
+      /** The key's leases in the subnet, least recently written first. */
+      clientLeases(key: string, subnetId: number): Lease[] {
+        if (key === 'hw:') return [];
+        const mine = [...this.rows.values()].filter((r) => clientKeyOf(r.lease) === key && r.lease.subnetId === subnetId);
+        return mine.sort((a, b) => a.seq - b.seq).map((r) => r.lease);
+      }
       /** Every lease of the hardware address in the subnet, whatever its client id, best first (ties on rank and start in any order). */
       byMac(mac: string, subnetId: number): Lease[] {
         if (mac === '') return [];
@@ -221,7 +227,10 @@ describe('MemoryLeaseIndex', () => {
       for (let ip = 0; ip <= 11; ip++) assert.equal(ix.byIp(ip), m.rows.get(ip)?.lease);
       const keys = ['hw:aa:aa:aa:aa:aa:aa', 'hw:bb:bb:bb:bb:bb:bb', 'hw:cc:cc:cc:cc:cc:cc', 'hw:', 'id:01aa', 'id:01bb'];
       for (const k of keys) {
-        for (let s = 1; s <= 3; s++) assert.equal(ix.byClient(k, s), m.byClient(k, s), `byClient(${k}, ${s})`);
+        for (let s = 1; s <= 3; s++) {
+          assert.equal(ix.byClient(k, s), m.byClient(k, s), `byClient(${k}, ${s})`);
+          assert.deepEqual(ix.clientLeases(k, s), m.clientLeases(k, s), `clientLeases(${k}, ${s})`);
+        }
       }
       for (const mac of ['aa:aa:aa:aa:aa:aa', 'bb:bb:bb:bb:bb:bb', 'cc:cc:cc:cc:cc:cc', '']) {
         for (let s = 1; s <= 3; s++) {

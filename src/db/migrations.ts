@@ -467,6 +467,127 @@ async function up0006(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void
   await index(db, 'ix_audit_log_api_token', 'audit_log', 'api_token_id');
 }
 
+/**
+ * Tables whose row count PostgreSQL keeps in `dcplane_row_counts` (migration 0007): every table a
+ * list endpoint pages through, the audit log included.
+ */
+export const COUNTED_TABLES: ReadonlySet<string> = new Set([
+  'tenants',
+  'datacenters',
+  'racks',
+  'servers',
+  'boot_profiles',
+  'server_interfaces',
+  'storage_systems',
+  'network_devices',
+  'network_links',
+  'vms',
+  'containers',
+  'users',
+  'api_tokens',
+  'dhcp_subnets',
+  'dhcp_reservations',
+  'audit_log',
+]);
+
+/** Text columns of servers searched by `q` (resources.ts, `search: true`) and filtered with `__ic`. */
+const SERVER_SEARCH_COLUMNS = ['name', 'vendor', 'model', 'serial', 'cpu_model', 'os', 'description'] as const;
+
+/**
+ * Lists of 100,000 servers on PostgreSQL (bench/inventory.ts), where every unfiltered page counted
+ * every row, and search, `__ic` and ordering by a column without an index read the whole table.
+ *
+ * - Row counts (PostgreSQL): `count(*)` visits every row (an index-only scan at best, 6-10 ms for
+ *   100,000). Statement triggers append each INSERT's and DELETE's row count to `dcplane_row_counts`
+ *   as a delta row, in the writer's transaction, so a reader's sum is exactly `count(*)` as of its
+ *   snapshot, rolled-back writes included. Deltas rather than one counter row per table: concurrent
+ *   writers of one table never wait for each other's commit on it. Readers fold the deltas of a table
+ *   into one row now and then (repository.ts). SQLite counts a whole table off its b-tree pages
+ *   without reading rows, so it keeps `count(*)`.
+ * - Trigram indexes (PostgreSQL, pg_trgm, a trusted extension since PostgreSQL 13): `lower(col) like
+ *   '%x%'` on the servers' search columns, as query.ts writes `__ic`, `__isw`, `__iew` and `q`, is
+ *   answered from GIN indexes instead of reading 100,000 rows. The extension goes into `public` (or
+ *   stays where it already is) so that dropping one dcplane schema never drops other schemas' indexes
+ *   with it; where it cannot be created the indexes are left out and searches scan, as before.
+ * - Orderings (both): `(cpu_cores, id)`, `(ram_gb, id)`, and `(vendor, cpu_cores, id)` for a
+ *   vendor's servers (its count, and by core count: a fleet's vendor and core count go together, so
+ *   walking the core-count index for one vendor's rows may pass most of the table first). query.ts
+ *   breaks ties by id in the direction of the last ordering key, so one index serves a column
+ *   ascending (forward scan) and descending (backward scan).
+ */
+async function up0007(db: Kysely<DynamicDatabase>, d: DialectInfo): Promise<void> {
+  await index(db, 'ix_servers_vendor_cpu_cores', 'servers', 'vendor, cpu_cores, id');
+  await index(db, 'ix_servers_cpu_cores_id', 'servers', 'cpu_cores, id');
+  await index(db, 'ix_servers_ram_gb_id', 'servers', 'ram_gb, id');
+  if (d.name !== 'postgres') return;
+
+  await sql`create table dcplane_row_counts (id bigint generated always as identity primary key, table_name text not null, delta bigint not null)`.execute(db);
+  await sql`create index ix_dcplane_row_counts_table on dcplane_row_counts (table_name)`.execute(db);
+  // Schema-qualified through TG_TABLE_SCHEMA: a write from a session with another search_path
+  // (an operator's psql) still counts in this schema's table.
+  await sql
+    .raw(
+      `create function dcplane_count_rows() returns trigger language plpgsql as $$
+declare n bigint;
+begin
+  if TG_OP = 'INSERT' then
+    select count(*) into n from dcplane_new_rows;
+  elsif TG_OP = 'DELETE' then
+    select -count(*) into n from dcplane_old_rows;
+  else
+    execute format('select -coalesce(sum(delta), 0) from %I.dcplane_row_counts where table_name = $1', TG_TABLE_SCHEMA) into n using TG_TABLE_NAME;
+  end if;
+  if n <> 0 then
+    execute format('insert into %I.dcplane_row_counts (table_name, delta) values ($1, $2)', TG_TABLE_SCHEMA) using TG_TABLE_NAME, n;
+  end if;
+  return null;
+end $$`,
+    )
+    .execute(db);
+  for (const t of COUNTED_TABLES) {
+    await sql.raw(`create trigger tr_${t}_count_insert after insert on ${t} referencing new table as dcplane_new_rows for each statement execute function dcplane_count_rows()`).execute(db);
+    await sql.raw(`create trigger tr_${t}_count_delete after delete on ${t} referencing old table as dcplane_old_rows for each statement execute function dcplane_count_rows()`).execute(db);
+    await sql.raw(`create trigger tr_${t}_count_truncate after truncate on ${t} for each statement execute function dcplane_count_rows()`).execute(db);
+    // After the triggers: creating one locks out writers of the table until this commits, so the
+    // count taken here and the deltas that follow add up.
+    await sql.raw(`insert into dcplane_row_counts (table_name, delta) select '${t}', count(*) from ${t}`).execute(db);
+  }
+
+  const trgm = await trigramSchema(db);
+  if (trgm !== undefined) {
+    for (const c of SERVER_SEARCH_COLUMNS) {
+      await sql.raw(`create index ix_servers_${c}_trgm on servers using gin (lower(${c}) ${quoteIdent(trgm)}.gin_trgm_ops)`).execute(db);
+    }
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** The schema pg_trgm lives in, creating it in `public` (else the current schema) when missing; undefined when it cannot be had. */
+async function trigramSchema(db: Kysely<DynamicDatabase>): Promise<string | undefined> {
+  const where = async () =>
+    (await sql<{ s: string }>`select n.nspname as s from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm'`.execute(db)).rows[0]?.s;
+  const found = await where();
+  if (found !== undefined) return found;
+  for (const create of [sql`create extension if not exists pg_trgm with schema public`, sql`create extension if not exists pg_trgm`]) {
+    // A savepoint: a refusal (no CREATE privilege, no contrib package, another session creating it at
+    // the same moment) must not abort the migration's transaction.
+    await sql`savepoint dcplane_trgm`.execute(db);
+    try {
+      await create.execute(db);
+      await sql`release savepoint dcplane_trgm`.execute(db);
+      return await where();
+    } catch {
+      await sql`rollback to savepoint dcplane_trgm`.execute(db);
+      const other = await where();
+      if (other !== undefined) return other;
+    }
+  }
+  return undefined;
+}
+
 /** Names of every migration, oldest first. */
 export function migrationNames(d: DialectInfo): readonly string[] {
   return Object.keys(migrations(d)).sort();
@@ -481,6 +602,7 @@ function migrations(d: DialectInfo): Record<string, Migration> {
     '0004_sessions': { up: (db) => up0004(db as Kysely<DynamicDatabase>, d) },
     '0005_server_list_indexes': { up: (db) => up0005(db as Kysely<DynamicDatabase>) },
     '0006_audit_api_token': { up: (db) => up0006(db as Kysely<DynamicDatabase>, d) },
+    '0007_list_counts_search_order': { up: (db) => up0007(db as Kysely<DynamicDatabase>, d) },
   };
 }
 

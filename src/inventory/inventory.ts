@@ -5,6 +5,7 @@ import type { DhcpConfig } from '../config/types.js';
 import { AUDIT_FIELDS, AUDIT_READ_SPEC, appendAudit } from './audit.js';
 import type { AuditEntry, AuditEntryInput } from './audit.js';
 import { ReservationDerivation } from './derived-reservations.js';
+import { countRows, pageWindow } from './paging.js';
 import { compileList } from './query.js';
 import type { ListQuery, ListResult } from './query.js';
 import { Repository } from './repository.js';
@@ -49,12 +50,14 @@ export class AuditLog {
     const { dialect } = this.exec.database;
     const c = compileList(AUDIT_READ_SPEC, dialect, query);
     const db = this.exec.reader;
-    const count = await sql<{ n: number | string }>`select count(*) as n from ${sql.table('audit_log')}${c.whereClause}`.execute(db);
-    const n = Number(count.rows[0]?.n ?? 0);
-    if (c.limit === 0 || c.offset >= n) return { count: n, rows: [] };
+    const n = await countRows(this.exec.database, db, 'audit_log', c);
+    const w = pageWindow(c, n);
+    if (w === undefined) return { count: n, rows: [] };
     const cols = sql.join([...AUDIT_FIELDS.keys()].map((x) => sql.ref(x)));
-    const r = await sql<Record<string, unknown>>`select ${cols} from ${sql.table('audit_log')}${c.whereClause} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`.execute(db);
-    return { count: n, rows: r.rows.map((raw) => this.decode(raw)) };
+    const r = await sql<Record<string, unknown>>`select ${cols} from ${sql.table('audit_log')}${c.whereClause} order by ${w.orderBy} limit ${w.limit} offset ${w.offset}`.execute(db);
+    // A page read from the end comes backwards.
+    const rows = w.orderBy === c.orderBy ? r.rows : r.rows.reverse();
+    return { count: n, rows: rows.map((raw) => this.decode(raw)) };
   }
 
   async get(id: number): Promise<AuditEntry | undefined> {

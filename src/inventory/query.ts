@@ -122,6 +122,24 @@ export interface CompiledList {
    */
   readonly whereClause: RawBuilder<unknown>;
   readonly orderBy: RawBuilder<unknown>;
+  /**
+   * The same order backwards (every key's direction and null placement flipped): a page near the end
+   * is read from the end, walking `count - offset` entries of an index rather than `offset`.
+   */
+  readonly reverseOrderBy: RawBuilder<unknown>;
+  /** Whether any condition applies (a filter, q, a tenant scope): without one, the count is the table's. */
+  readonly filtered: boolean;
+  /**
+   * Read the page from the matching rows (gathered through the filters' indexes, then sorted)
+   * rather than by walking an index in the list's order and testing each row. Set for a search
+   * (`q`, `__ic`, `__nic`, `__isw`, `__iew`): its matches cluster anywhere in the order (`SN0004`
+   * is 10,000 servers named srv-04…), where the planner's guess that they are spread evenly had
+   * PostgreSQL walk 40,000 rows of the name index for 50. Gathering them (a trigram index on
+   * PostgreSQL) costs what counting them costs anyway, whatever the spread.
+   */
+  readonly matchFirst: boolean;
+  /** The columns the order reads, id last. */
+  readonly orderColumns: readonly string[];
   readonly limit: number;
   readonly offset: number;
 }
@@ -157,6 +175,7 @@ function tenancyCondition(t: TenancyDef, scope: readonly number[]): RawBuilder<u
 export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery): CompiledList {
   const issues: InventoryIssue[] = [];
   const conds: RawBuilder<unknown>[] = [];
+  let search = false;
   const bad = (path: string, message: string) => issues.push(issue(InventoryErrorCode.INVALID_QUERY, path, message));
 
   (q.filters ?? []).forEach((flt) => {
@@ -167,6 +186,7 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     if (!(LOOKUPS as readonly string[]).includes(lookup)) return void bad(path, `unknown lookup ${JSON.stringify(lookup)}`);
     if (!lookupsFor(f).has(lookup)) return void bad(path, `lookup ${lookup} does not apply to a ${f.kind} field`);
     const col = sql.ref(flt.field);
+    if (lookup === 'ic' || lookup === 'nic' || lookup === 'isw' || lookup === 'iew') search = true;
     try {
       if (lookup === 'isnull') {
         const v = filterValue({ kind: 'bool' }, 'exact', flt.value, path);
@@ -239,12 +259,13 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     else if (q.q.trim() !== '' && spec.search.length > 0) {
       const pattern = likePattern(q.q.trim(), 'contains');
       conds.push(sql`(${sql.join(spec.search.map((c) => like(dialect, sql.ref(c), pattern)), sql` or `)})`);
+      search = true;
     }
   }
 
   if (q.tenantScope !== undefined && spec.tenancy !== undefined) conds.push(tenancyCondition(spec.tenancy, q.tenantScope));
 
-  const order: RawBuilder<unknown>[] = [];
+  const keys: { name: string; desc: boolean }[] = [];
   const ordering = q.ordering !== undefined && q.ordering.length > 0 ? q.ordering : spec.defaultOrdering;
   let hasId = false;
   ordering.forEach((o, i) => {
@@ -254,11 +275,13 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     const f = spec.columns.get(name);
     if (f === undefined || !filterable(f)) return void bad(`ordering[${i}]`, `cannot order by ${JSON.stringify(o)}`);
     if (name === 'id') hasId = true;
-    // Nulls last ascending and first descending on both backends (PostgreSQL's default; SQLite's is the opposite).
-    order.push(sql`${sql.ref(name)} ${sql.raw(desc ? 'desc nulls first' : 'asc nulls last')}`);
+    if (!hasId || name === 'id') keys.push({ name, desc });
   });
-  // A total order, so pages never repeat or skip a row.
-  if (!hasId) order.push(sql`${sql.ref('id')} asc`);
+  // A total order, so pages never repeat or skip a row. Ties go by id in the direction of the last
+  // key, so one index on (column, id) serves the column both ways (read forwards or backwards).
+  if (!hasId) keys.push({ name: 'id', desc: keys.at(-1)?.desc ?? false });
+  // Nulls last ascending and first descending on both backends (PostgreSQL's default; SQLite's is the opposite).
+  const orderOf = (flip: boolean) => sql.join(keys.map((k) => sql`${sql.ref(k.name)} ${sql.raw(k.desc !== flip ? 'desc nulls first' : 'asc nulls last')}`));
 
   const limit = q.limit ?? DEFAULT_LIMIT;
   const offset = q.offset ?? 0;
@@ -269,7 +292,11 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
   return {
     where: conds.length === 0 ? sql`1 = 1` : sql.join(conds, sql` and `),
     whereClause: conds.length === 0 ? sql`` : sql` where ${sql.join(conds, sql` and `)}`,
-    orderBy: sql.join(order),
+    orderBy: orderOf(false),
+    reverseOrderBy: orderOf(true),
+    filtered: conds.length > 0,
+    matchFirst: search,
+    orderColumns: keys.map((k) => k.name),
     limit,
     offset,
   };

@@ -7,6 +7,8 @@ import { InventoryError, InventoryErrorCode as E, issue } from './errors.js';
 import type { InventoryErrorCode, InventoryIssue } from './errors.js';
 import { SYSTEM_COLUMNS, SYSTEM_KINDS, checkValue } from './fields.js';
 import type { FieldDef } from './fields.js';
+import { countFirst, countRows, pageWindow } from './paging.js';
+import type { PageWindow } from './paging.js';
 import { compileList, filterable } from './query.js';
 import type { ListQuery, ListResult, ReadSpec } from './query.js';
 import type { AnyRow, BatchItem, PowerBudgetMode, ResourceDef, RuleContext } from './resource.js';
@@ -241,21 +243,40 @@ export class Repository<T extends object> {
   async list(query: ListQuery = {}): Promise<ListResult<T>> {
     const c = compileList(this.spec, this.dialect, query);
     const db = this.exec.reader;
+    const database = this.exec.database;
     const table = sql.table(this.def.name);
-    const counting = sql<{ n: number | string }>`select count(*) as n from ${table}${c.whereClause}`.execute(db);
     const cols = sql.join(columnsOf(this.def).map((x) => sql.ref(x)));
-    // The page's ids first, then their rows: the offset and the sort walk ids
-    // (an index alone, when one covers the filter and the order) instead of
-    // carrying every column of every row they pass.
-    const page = sql`select ${sql.ref('id')} from ${table}${c.whereClause} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`;
-    // The count and the page are asked at once: on PostgreSQL they run on two pooled connections, so a
-    // page costs the slower of the two rather than their sum (count(*) of a large table is most of it).
-    // They were never one snapshot (two statements outside a transaction), so nothing is lost.
-    const paging = c.limit === 0 ? undefined : sql<Row>`select ${cols} from ${table} where ${sql.ref('id')} in (${page}) order by ${c.orderBy}`.execute(db);
-    const [count, r] = await Promise.all([counting, paging]);
-    const n = Number(count.rows[0]?.n ?? 0);
+    // The page's ids first, then their rows: the offset and the sort walk ids (an index alone, when
+    // one covers the filter and the order) instead of carrying every column of every row they pass.
+    const read = (w: PageWindow) =>
+      sql<Row>`select ${cols} from ${table} where ${sql.ref('id')} in (select ${sql.ref('id')} from ${table}${c.whereClause} order by ${w.orderBy} limit ${w.limit} offset ${w.offset}) order by ${c.orderBy}`.execute(db);
+    const decode = (rows: readonly Row[]) => rows.map((raw) => decodeRow(this.def, this.dialect, raw) as unknown as T);
+    if (c.matchFirst && c.limit > 0) {
+      // One statement: the matches are gathered once (through the filters' indexes), counted, and
+      // the page sorted out of them, instead of a count and a walk of the order's index that each
+      // test the conditions on their own.
+      const r = await sql<Row & { dcplane_n: number | string }>`with ${sql.ref('m')} as materialized (select ${sql.join(c.orderColumns.map((x) => sql.ref(x)))} from ${table}${c.whereClause}),
+        ${sql.ref('p')} as (select ${sql.ref('id')} from ${sql.ref('m')} order by ${c.orderBy} limit ${c.limit} offset ${c.offset})
+        select (select count(*) from ${sql.ref('m')}) as ${sql.ref('dcplane_n')}, ${cols} from ${table} where ${sql.ref('id')} in (select ${sql.ref('id')} from ${sql.ref('p')}) order by ${c.orderBy}`.execute(db);
+      const first = r.rows[0];
+      // No row, no count in it: an offset past the end (or nothing matches).
+      if (first === undefined) return { count: c.offset === 0 ? 0 : await countRows(database, db, this.def.name, c), rows: [] };
+      return { count: Number(first.dcplane_n), rows: decode(r.rows) };
+    }
+    if (countFirst(database, this.def.name, c)) {
+      // A cheap count (PostgreSQL's kept row count) or a deep page: the count says from which end
+      // the page is nearer. Count and page are two statements, as they always were, not one snapshot.
+      const n = await countRows(database, db, this.def.name, c);
+      const w = pageWindow(c, n);
+      return { count: n, rows: w === undefined ? [] : decode((await read(w)).rows) };
+    }
+    // Otherwise the count and the page are asked at once: on PostgreSQL they run on two pooled
+    // connections, so a page costs the slower of the two rather than their sum.
+    const counting = countRows(database, db, this.def.name, c);
+    const paging = c.limit === 0 ? undefined : read({ orderBy: c.orderBy, limit: c.limit, offset: c.offset });
+    const [n, r] = await Promise.all([counting, paging]);
     if (r === undefined || c.offset >= n) return { count: n, rows: [] };
-    return { count: n, rows: r.rows.map((raw) => decodeRow(this.def, this.dialect, raw) as unknown as T) };
+    return { count: n, rows: decode(r.rows) };
   }
 
   /** The object, or undefined when it does not exist or lies outside `tenantScope`. */

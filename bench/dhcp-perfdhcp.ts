@@ -36,6 +36,9 @@ const USAGE = `usage: npm run bench:dhcp -- [options]   (as root)
                   Linux default (208 KiB) a server that answers faster than
                   perfdhcp reads has its replies dropped in perfdhcp's socket,
                   counted as the server's drops. Both servers get the same.
+  --pin           keep the server on CPU 0 and perfdhcp on CPU 1 (taskset), so
+                  neither preempts the other; a server's threads (dcplane's
+                  lease writer, Kea's) then share its one CPU
   --rounds N      run each server N times, alternating which goes first, and
                   show the median round (default 1); use it on a busy host
   --json FILE     write the results there (default bench/results/dhcp-<time>.json)
@@ -48,6 +51,7 @@ interface Options {
   readonly only: 'kea' | 'dcplane' | undefined;
   readonly rounds: number;
   readonly recvBuffer: number;
+  readonly pin: boolean;
   readonly jsonFile: string | undefined;
 }
 
@@ -69,6 +73,7 @@ function parseOptions(argv: readonly string[], poolSize: number): Options | 'hel
       only: { type: 'string' },
       rounds: { type: 'string' },
       'recv-buffer': { type: 'string' },
+      pin: { type: 'boolean' },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -89,6 +94,7 @@ function parseOptions(argv: readonly string[], poolSize: number): Options | 'hel
     clients,
     only,
     rounds: positiveInt('rounds', values.rounds, 1),
+    pin: values.pin === true,
     recvBuffer: values['recv-buffer'] === '0' ? 0 : positiveInt('recv-buffer', values['recv-buffer'], 4 * 1024 * 1024),
     jsonFile: values.json,
   };
@@ -129,11 +135,11 @@ async function benchOne(server: ServerUnderTest, t: Topology, opts: Options, per
   let daemon: Daemon | undefined;
   try {
     console.log(`bench: starting ${server.name} in ${t.serverNs} (data in ${dir})`);
-    daemon = await server.start(t, dir);
+    daemon = await server.start(t, dir, opts.pin ? 0 : undefined);
     // Let the server finish whatever it does right after its ready line.
     await sleep(500);
     const args = ['-4', '-l', t.clientIface, '-r', String(opts.rate), '-R', String(opts.clients), '-p', String(opts.durationS), t.serverAddress];
-    const [cmd, argv] = inNamespace(t.clientNs, perfdhcpPath, args);
+    const [cmd, argv] = inNamespace(t.clientNs, perfdhcpPath, args, opts.pin ? 1 : undefined);
     const loadAverageBefore = loadavg();
     console.log(`bench: load average ${loadAverageBefore.map((l) => l.toFixed(2)).join(' ')}; running perfdhcp ${args.join(' ')}`);
     const serverUdpBefore = udpCounters(t.serverNs);
@@ -200,6 +206,9 @@ async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
+  if (opts.pin && cpus().length < 2) {
+    throw new BenchError(BenchErrorCode.USAGE, `--pin needs 2 CPUs (server on 0, perfdhcp on 1); this host has ${cpus().length}`);
+  }
   const tools = ensureDhcpBenchTools();
   for (const p of strayKeaProcesses()) {
     console.warn(`bench: warning: ${p.name} (pid ${p.pid}) runs outside this bench and competes for the same CPU; stop it for clean figures`);
@@ -236,7 +245,7 @@ async function main(argv: readonly string[]): Promise<number> {
   console.log('');
   console.log(
     `DHCPv4 perfdhcp: offered ${opts.rate}/s for ${opts.durationS} s, ${opts.clients} clients, relayed (giaddr ${t.clientAddress}), ` +
-      `default socket receive buffer ${recvBuffer} bytes`,
+      `default socket receive buffer ${recvBuffer} bytes${opts.pin ? ', server on CPU 0 and perfdhcp on CPU 1' : ''}`,
   );
   if ([...shown.values()].some((r) => r.ok)) {
     if (opts.rounds > 1) console.log('(each column is that server\'s median round by exchanges/s)');
@@ -283,6 +292,7 @@ async function main(argv: readonly string[]): Promise<number> {
       clients: opts.clients,
       rounds: opts.rounds,
       recv_buffer_default: recvBuffer,
+      pinned: opts.pin,
       subnet: t.subnet,
       pool: `${t.pool.first}-${t.pool.last}`,
     },

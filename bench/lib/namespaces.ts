@@ -69,8 +69,10 @@ export function createTopology(t: Topology): void {
 }
 
 /** argv prefix that runs a command inside a namespace (`ip netns exec` execs in place, so the pid is the command's). */
-export function inNamespace(ns: string, cmd: string, args: readonly string[]): [string, string[]] {
-  return ['ip', ['netns', 'exec', ns, cmd, ...args]];
+/** `cmd args` run inside network namespace `ns`; on CPU `cpu` only (taskset) when given. */
+export function inNamespace(ns: string, cmd: string, args: readonly string[], cpu?: number): [string, string[]] {
+  const pinned = cpu === undefined ? [cmd, ...args] : ['taskset', '-c', String(cpu), cmd, ...args];
+  return ['ip', ['netns', 'exec', ns, ...pinned]];
 }
 
 /** UDP counters of one namespace (/proc/net/snmp is per namespace). */

@@ -11,7 +11,8 @@ export const LEASE_TIME_S = 3600;
 /** How a server under test is started; each gets its own fresh temp dir so no run sees another's leases. */
 export interface ServerUnderTest {
   readonly name: 'kea' | 'dcplane';
-  start(topology: Topology, dir: string): Promise<Daemon>;
+  /** `cpu`: the CPU the server (every thread of it) is kept on, when the run pins (--pin). */
+  start(topology: Topology, dir: string, cpu?: number): Promise<Daemon>;
 }
 
 /**
@@ -39,10 +40,10 @@ export function keaConfig(t: Topology, dir: string): object {
 export function keaServer(keaDhcp4: string): ServerUnderTest {
   return {
     name: 'kea',
-    start(t, dir) {
+    start(t, dir, cpu) {
       const file = join(dir, 'kea-dhcp4.json');
       writeFileSync(file, JSON.stringify(keaConfig(t, dir), null, 2));
-      const [cmd, args] = inNamespace(t.serverNs, keaDhcp4, ['-c', file]);
+      const [cmd, args] = inNamespace(t.serverNs, keaDhcp4, ['-c', file], cpu);
       return startDaemon(cmd, args, {
         name: 'kea-dhcp4',
         // Debian's Kea writes its pid and logger lock under /run/kea, which may not exist outside systemd.
@@ -68,7 +69,7 @@ export function dcplaneConfig(t: Topology, dir: string): DcplaneConfig {
 export function dcplaneServer(): ServerUnderTest {
   return {
     name: 'dcplane',
-    start(t, dir) {
+    start(t, dir, cpu) {
       const root = repoRoot();
       const file = join(dir, 'dcplane.json');
       writeFileSync(file, JSON.stringify(dcplaneConfig(t, dir), null, 2));
@@ -82,7 +83,7 @@ export function dcplaneServer(): ServerUnderTest {
         file,
         '--data-dir',
         dir,
-      ]);
+      ], cpu);
       return startDaemon(cmd, args, { name: 'dcplane', cwd: root, ready: /dhcp ready/, readyTimeoutMs: 30000 });
     },
   };

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { InventoryError, InventoryErrorCode as E, INVENTORY_ERROR_STATUS } from './errors.js';
 import type { InventoryErrorCode, InventoryIssue } from './errors.js';
-import { checkValue } from './fields.js';
+import { NUL_MESSAGE, checkValue, hasNul } from './fields.js';
 import type { Inventory } from './inventory.js';
 import type { Filter } from './query.js';
 import type { WriteContext } from './repository.js';
@@ -180,19 +180,29 @@ export async function importServers(inv: Inventory, records: readonly ImportReco
     let rackName: string | undefined;
     let datacenterName: string | undefined;
     let tenantName: string | undefined;
+    const quiet = new Set<string>();
+    const refused = new Set<string>();
+    // A name is looked up with the others in one query: one the query layer refuses (a NUL, which PostgreSQL
+    // cannot store) would refuse the whole lookup with no row to name, so it is this row's error here.
+    const reference = (key: string, value: unknown, expected: string): string | undefined => {
+      const name = text(value);
+      if (value === null || value === '') return undefined;
+      if (name !== undefined && !hasNul(name)) return name;
+      fail(record, key, E.INVALID_VALUE, name === undefined ? expected : NUL_MESSAGE);
+      refused.add(key);
+      return undefined;
+    };
     for (const [key, value] of Object.entries(record.values)) {
       if (value === undefined) continue;
       switch (key) {
         case 'rack':
-          rackName = text(value);
-          if (value !== null && value !== '' && rackName === undefined) fail(record, 'rack', E.INVALID_VALUE, 'must be a rack name');
+          rackName = reference(key, value, 'must be a rack name');
           break;
         case 'datacenter':
-          datacenterName = text(value);
+          datacenterName = reference(key, value, 'must be a datacenter name or code');
           break;
         case 'tenant':
-          tenantName = text(value);
-          if (value !== null && value !== '' && tenantName === undefined) fail(record, 'tenant', E.INVALID_VALUE, 'must be a tenant name or slug');
+          tenantName = reference(key, value, 'must be a tenant name or slug');
           break;
         case 'mac':
         case 'ip':
@@ -211,7 +221,13 @@ export async function importServers(inv: Inventory, records: readonly ImportReco
       fail(record, 'interface', E.REQUIRED, 'an interface column needs mac or ip beside it');
       iface = undefined;
     }
-    return { record, server, iface, rackName, datacenterName, tenantName, quiet: new Set<string>() };
+    if (refused.has('rack') || (refused.has('datacenter') && rackName !== undefined)) {
+      // Checked without its rack, as for a rack that is not found (a rack name without its datacenter could be another's).
+      rackName = undefined;
+      delete server['u_position'];
+      quiet.add('rack_id').add('u_position');
+    }
+    return { record, server, iface, rackName, datacenterName, tenantName, quiet };
   });
 
   // ---- references by name, in what the caller may see

@@ -109,6 +109,33 @@ describeApi(
       assert.equal((await inv.audit.list({ filters: [{ field: 'request_id', value: `${p}-req` }] })).count, 0, 'nothing audited');
     });
 
+    it('names the row and line of a NUL in a rack, datacenter or tenant name, with the other bad rows', async () => {
+      const { app, inv } = env();
+      const rack = uniq('R');
+      const { dc } = await site(inv, [rack]);
+      const p = uniq('nul');
+      const csv = [
+        'name,serial,datacenter,rack,u_position,tenant',
+        `${p}-1,${p}-S1,${dc},${rack},1,`,
+        `${p}-2,${p}-S2,${dc},r\u0000ck,2,`,
+        `${p}-3,${p}-S3,,,,t\u0000nant`,
+        `${p}-4,${p}-S4,d\u0000c,${rack},4,`,
+        `${p}-5,${p}-S5,,no-such-rack,5,`,
+      ].join('\n');
+      const r = await call(app, 'POST', URL, csv, CSV);
+      assert.equal(r.status, 422, r.raw);
+      assert.deepEqual(
+        r.body.errors.map((e: { row: number; line: number; path: string; code: string; message: string }) => [e.row, e.line, e.path, e.code, /NUL/.test(e.message)]),
+        [
+          [2, 3, 'rack', 'INVENTORY_ERR_INVALID_VALUE', true],
+          [3, 4, 'tenant', 'INVENTORY_ERR_INVALID_VALUE', true],
+          [4, 5, 'datacenter', 'INVENTORY_ERR_INVALID_VALUE', true],
+          [5, 6, 'rack', 'INVENTORY_ERR_REFERENCE_NOT_FOUND', false],
+        ],
+      );
+      assert.equal((await inv.servers.list({ filters: [{ field: 'name', lookup: 'isw', value: p }] })).count, 0, 'nothing written');
+    });
+
     it('sees a duplicate far apart in a large file (across chunks) and a header with an unknown column', async () => {
       const { app, inv } = env();
       const p = uniq('far');

@@ -281,7 +281,10 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
   // key, so one index on (column, id) serves the column both ways (read forwards or backwards).
   if (!hasId) keys.push({ name: 'id', desc: keys.at(-1)?.desc ?? false });
   // Nulls last ascending and first descending on both backends (PostgreSQL's default; SQLite's is the opposite).
-  const orderOf = (flip: boolean) => sql.join(keys.map((k) => sql`${sql.ref(k.name)} ${sql.raw(k.desc !== flip ? 'desc nulls first' : 'asc nulls last')}`));
+  // id is never null, and SQLite walks its rowid in order only without a nulls clause (with one it
+  // sorted the whole table to read a page from the end).
+  const orderOf = (flip: boolean) =>
+    sql.join(keys.map((k) => sql`${sql.ref(k.name)} ${sql.raw(k.name === 'id' ? (k.desc !== flip ? 'desc' : 'asc') : k.desc !== flip ? 'desc nulls first' : 'asc nulls last')}`));
 
   const limit = q.limit ?? DEFAULT_LIMIT;
   const offset = q.offset ?? 0;

@@ -126,6 +126,7 @@ export class BootService {
     this.unsubscribe.push(
       deps.inventory.onChange((events) => {
         for (const e of events) {
+          if (e.object_type === 'server' && e.action === 'delete') this.timeline.forget([e.object_id]);
           if (e.object_type !== 'server' || e.action !== 'update' || e.before === null || e.after === null) continue;
           const from = e.before['status'];
           const to = e.after['status'];

@@ -69,6 +69,12 @@ export interface TimelineOptions {
   readonly flushDelayMs?: number;
   /** Events kept per server, newest (default 1,000). */
   readonly retention?: number;
+  /**
+   * Servers whose writes since their last trim are counted (default 50,000). Above it the counts are
+   * dropped: a server without one is trimmed at its next write, so this only bounds memory where
+   * deletions are not heard (forget), such as servers another node deletes.
+   */
+  readonly maxTracked?: number;
   readonly registry?: Registry;
   readonly onError?: (err: unknown) => void;
 }
@@ -122,8 +128,9 @@ export class ServerTimeline {
   private running: Promise<void> | undefined;
   private closed = false;
   private droppedCount = 0;
-  /** Events written per server since its last trim (see insert). */
+  /** Events written per server since its last trim (see insert); entries of deleted servers go with forget. */
   private readonly sinceTrim = new Map<number, number>();
+  private readonly maxTracked: number;
   private readonly listeners = new Set<(rows: readonly RecordedEvent[]) => void>();
   private readonly maxQueue: number;
   private readonly batchSize: number;
@@ -140,6 +147,7 @@ export class ServerTimeline {
     this.batchSize = opts.batchSize ?? 500;
     this.flushDelayMs = opts.flushDelayMs ?? 100;
     this.retention = opts.retention ?? 1000;
+    this.maxTracked = Math.max(1, opts.maxTracked ?? 50_000);
     const registers = opts.registry === undefined ? undefined : [opts.registry];
     if (registers !== undefined) {
       const queue = (): number => this.queue.length;
@@ -159,6 +167,16 @@ export class ServerTimeline {
 
   get queued(): number {
     return this.queue.length;
+  }
+
+  /** Servers whose writes since their last trim are being counted. */
+  get tracked(): number {
+    return this.sinceTrim.size;
+  }
+
+  /** Deleted servers: their events went with them (on delete cascade), and so does what is kept about them here. */
+  forget(serverIds: Iterable<number>): void {
+    for (const id of serverIds) this.sinceTrim.delete(id);
   }
 
   /** Queues an event; false when it was dropped (queue full, or closed). */
@@ -335,6 +353,7 @@ export class ServerTimeline {
         const cut = await sql<{ id: number | string }>`select id from server_events where server_id = ${serverId} order by id desc limit 1 offset ${this.retention}`.execute(trx);
         const edge = cut.rows[0];
         if (edge !== undefined) await sql`delete from server_events where server_id = ${serverId} and id <= ${Number(edge.id)}`.execute(trx);
+        if (!this.sinceTrim.has(serverId) && this.sinceTrim.size >= this.maxTracked) this.sinceTrim.clear();
         this.sinceTrim.set(serverId, 0);
       }
     });

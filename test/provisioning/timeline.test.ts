@@ -5,10 +5,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
+import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { EventHub } from '../../src/http/event-hub.js';
 import { openInventory } from '../../src/inventory/inventory.js';
 import type { Inventory } from '../../src/inventory/inventory.js';
 import { BootDirectory } from '../../src/provisioning/boot-directory.js';
+import { BootService } from '../../src/provisioning/boot-service.js';
 import { ServerTimeline } from '../../src/provisioning/timeline.js';
 import type { RecordedEvent, TimelineOptions } from '../../src/provisioning/timeline.js';
 import { testBackends } from '../db/backends.js';
@@ -129,6 +132,32 @@ for (const backend of backends) {
       assert.equal((await tl.list(other)).count, 1);
       await inv.servers.delete(id, { cascade: true }, {});
       assert.equal((await tl.list(id)).count, 0);
+      await tl.close();
+    });
+
+    it('forgets a deleted server (boot service), and bounds what it keeps where deletions are not heard', async () => {
+      const boot = new BootService({ inventory: inv, hub: new EventHub(), leases: () => undefined, logger: pino({ level: 'silent' }) });
+      const ids = [await server('02:aa:00:00:00:09'), await server('02:aa:00:00:00:0a')];
+      for (const id of ids) boot.timeline.record({ source: 'inventory', type: 'status', serverId: id, message: 'x' });
+      await boot.settle();
+      assert.equal(boot.timeline.tracked, 2);
+      await inv.servers.delete(ids[0]!, { cascade: true }, {});
+      assert.equal(boot.timeline.tracked, 1, 'the deleted server is no longer counted');
+      await boot.close();
+
+      // Servers deleted where this process does not hear it (another node): the counts stay bounded.
+      const tl = timeline({ maxTracked: 3, retention: 2 });
+      const many: number[] = [];
+      for (let i = 0; i < 7; i++) {
+        many.push(await server(`02:aa:00:00:01:0${i}`));
+        for (let k = 0; k < 3; k++) tl.record({ source: 'inventory', type: 'status', serverId: many[i]!, message: `e${k}` });
+        await tl.flush();
+        assert.ok(tl.tracked <= 3, `tracked ${tl.tracked}`);
+      }
+      // Retention holds for servers whose counts were dropped: they are trimmed at their next write.
+      for (const id of many) tl.record({ source: 'inventory', type: 'status', serverId: id, message: 'e3' });
+      await tl.flush();
+      for (const id of many) assert.deepEqual((await tl.list(id)).rows.map((e) => e.message), ['e3', 'e2']);
       await tl.close();
     });
   });

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
 import type { DialectInfo } from '../db/database.js';
+import { SQLITE_TRIGRAM_TABLES } from '../db/migrations.js';
 import { InventoryError, InventoryErrorCode, issue } from './errors.js';
 import type { InventoryIssue } from './errors.js';
 import { NUL_MESSAGE, checkValue, enumToken, hasNul, normalizeMac } from './fields.js';
@@ -112,6 +113,21 @@ function like(dialect: DialectInfo, col: RawBuilder<unknown>, pattern: string): 
   return dialect.name === 'sqlite' ? sql`${col} like ${pattern} escape '\\'` : sql`lower(${col}) like ${pattern} escape '\\'`;
 }
 
+/**
+ * On SQLite, the ids whose `columns` may contain `needle`, from the table's FTS5 trigram index
+ * (migration 0008), when it covers them and the needle has the 3 characters a trigram needs.
+ * Only a pre-filter: the LIKE conditions still decide (trigrams fold case beyond ASCII).
+ */
+function trigramPrefilter(spec: ReadSpec, dialect: DialectInfo, columns: readonly string[], needle: string): RawBuilder<unknown> | undefined {
+  const t = dialect.name === 'sqlite' ? SQLITE_TRIGRAM_TABLES.get(spec.table) : undefined;
+  if (t === undefined || columns.length === 0 || !columns.every((c) => t.columns.includes(c)) || [...needle].length < 3 || hasNul(needle)) return undefined;
+  // One FTS5 string: a quoted phrase (its own quotes doubled) matches the needle as a substring,
+  // limited to the columns when they are not all of the index's.
+  const phrase = `"${needle.replace(/"/g, '""')}"`;
+  const query = columns.length === t.columns.length ? phrase : `{${columns.join(' ')}} : ${phrase}`;
+  return sql`${sql.ref('id')} in (select ${sql.ref('rowid')} from ${sql.table(t.fts)} where ${sql.table(t.fts)} match ${query})`;
+}
+
 export interface CompiledList {
   /** The conditions (`1 = 1` when there are none). */
   readonly where: RawBuilder<unknown>;
@@ -187,6 +203,10 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     if (!lookupsFor(f).has(lookup)) return void bad(path, `lookup ${lookup} does not apply to a ${f.kind} field`);
     const col = sql.ref(flt.field);
     if (lookup === 'ic' || lookup === 'nic' || lookup === 'isw' || lookup === 'iew') search = true;
+    if ((lookup === 'ic' || lookup === 'isw' || lookup === 'iew') && typeof flt.value === 'string') {
+      const pre = trigramPrefilter(spec, dialect, [flt.field], flt.value);
+      if (pre !== undefined) conds.push(pre);
+    }
     try {
       if (lookup === 'isnull') {
         const v = filterValue({ kind: 'bool' }, 'exact', flt.value, path);
@@ -258,6 +278,8 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     else if (hasNul(q.q)) bad('q', NUL_MESSAGE);
     else if (q.q.trim() !== '' && spec.search.length > 0) {
       const pattern = likePattern(q.q.trim(), 'contains');
+      const pre = trigramPrefilter(spec, dialect, spec.search, q.q.trim());
+      if (pre !== undefined) conds.push(pre);
       conds.push(sql`(${sql.join(spec.search.map((c) => like(dialect, sql.ref(c), pattern)), sql` or `)})`);
       search = true;
     }

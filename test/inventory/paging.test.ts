@@ -136,3 +136,29 @@ describeEachBackend('inventory paging and counts', (env) => {
     assert.equal(await countsAgree('servers'), start);
   });
 });
+
+describeEachBackend('inventory search indexes follow every write', (env) => {
+  it('finds a server by q and __ic after create, rename and delete, as the LIKE alone would', async () => {
+    const { inv } = env();
+    const tag = uniq('Zq').replace(/-/g, '');
+    const a = await inv.servers.create({ name: `${tag}-alpha`, model: 'Quux "Box" 9000', serial: `${tag}SER` });
+    const q = async (text: string) => (await inv.servers.list({ q: text, limit: 10 })).rows.map((r) => r.id);
+    const ic = async (text: string) => (await inv.servers.list({ filters: [{ field: 'name', lookup: 'ic', value: text }], limit: 10 })).rows.map((r) => r.id);
+    assert.deepEqual(await q(tag.toLowerCase()), [a.row.id]);
+    assert.deepEqual(await q('"box" 90'), [a.row.id], 'quotes are text, not query syntax');
+    assert.deepEqual(await ic(`${tag.toUpperCase()}-AL`), [a.row.id]);
+    assert.deepEqual(await ic(`${tag}SER`), [], '__ic on name does not look in serial');
+    await inv.servers.update(a.row.id, { name: `${tag}-beta` });
+    assert.deepEqual(await ic(`${tag}-alpha`), []);
+    assert.deepEqual(await ic(`${tag}-beta`), [a.row.id]);
+    assert.deepEqual(
+      (await inv.servers.list({ filters: [{ field: 'name', lookup: 'isw', value: `${tag}-BE` }] })).rows.map((r) => r.id),
+      [a.row.id],
+    );
+    assert.deepEqual((await inv.servers.list({ filters: [{ field: 'name', lookup: 'iew', value: `${tag}-be` }] })).count, 0, 'a prefix is no suffix');
+    // Two characters are below a trigram: the scan still answers.
+    assert.deepEqual(await q('zQ'), [a.row.id]);
+    await inv.servers.delete(a.row.id);
+    assert.deepEqual(await q(tag), []);
+  });
+});

@@ -175,7 +175,7 @@ export function registerBootRoutes(app: FastifyInstance, deps: BootRouteDeps): B
       if (server === undefined) throw new InventoryError([issue(InventoryErrorCode.NOT_FOUND, 'id', `no server with id ${id}`)]);
       const { query, limit, offset } = parseListQuery(req.query, undefined);
       const res = await boot.timeline.list(id, query);
-      return { count: res.count, ...pageLinks(req.url, res.count, limit, offset), results: res.rows };
+      return { count: res.count, ...pageLinks(req.url, res.count, limit, offset, res.nextCursor), results: res.rows };
     },
   );
 

@@ -171,7 +171,7 @@ function resourceRoutes(app: FastifyInstance, r: ApiResource, deps: InventoryRou
       const { query, brief, limit, offset } = parseListQuery(req.query, caller.tenantScope);
       inputParts.set(req, 'query');
       const res = await (repo as Repository<Row>).list(query);
-      return { count: res.count, ...pageLinks(req.url, res.count, limit, offset), results: res.rows.map((row) => toJson(row, brief)) };
+      return { count: res.count, ...pageLinks(req.url, res.count, limit, offset, res.nextCursor), results: res.rows.map((row) => toJson(row, brief)) };
     },
   );
 
@@ -328,7 +328,7 @@ function auditRoutes(app: FastifyInstance, deps: InventoryRouteDeps): void {
       const { query, limit, offset } = parseListQuery(req.query, undefined);
       inputParts.set(req, 'query');
       const res = await deps.inventory.audit.list(query);
-      return { count: res.count, ...pageLinks(req.url, res.count, limit, offset), results: res.rows.map((e) => toJson(e as unknown as Row)) };
+      return { count: res.count, ...pageLinks(req.url, res.count, limit, offset, res.nextCursor), results: res.rows.map((e) => toJson(e as unknown as Row)) };
     },
   );
   app.get<{ Params: { id: string } }>(

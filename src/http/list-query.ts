@@ -3,7 +3,7 @@ import type { Filter, Lookup, ListQuery } from '../inventory/query.js';
 import { ApiError, ApiErrorCode } from './errors.js';
 
 /** List parameters that are not filters. */
-const RESERVED: ReadonlySet<string> = new Set(['limit', 'offset', 'ordering', 'q', 'brief']);
+const RESERVED: ReadonlySet<string> = new Set(['limit', 'offset', 'ordering', 'q', 'brief', 'cursor']);
 const LOOKUP_SET: ReadonlySet<string> = new Set(LOOKUPS);
 const MAX_FILTERS = 50;
 const BOOL_WORDS: ReadonlyMap<string, boolean> = new Map([
@@ -53,6 +53,7 @@ export function parseListQuery(raw: Readonly<Record<string, unknown>>, tenantSco
   const offset = typeof raw['offset'] === 'number' ? raw['offset'] : 0;
   const ordering = typeof raw['ordering'] === 'string' && raw['ordering'].trim() !== '' ? raw['ordering'].split(',').map((s) => s.trim()) : undefined;
   const q = typeof raw['q'] === 'string' ? raw['q'] : undefined;
+  const cursor = typeof raw['cursor'] === 'string' ? raw['cursor'] : undefined;
   return {
     query: {
       filters,
@@ -60,6 +61,7 @@ export function parseListQuery(raw: Readonly<Record<string, unknown>>, tenantSco
       offset,
       ...(ordering === undefined ? {} : { ordering }),
       ...(q === undefined ? {} : { q }),
+      ...(cursor === undefined ? {} : { after: cursor }),
       ...(tenantScope === undefined ? {} : { tenantScope }),
     },
     brief: isTrue(raw['brief']),
@@ -68,8 +70,12 @@ export function parseListQuery(raw: Readonly<Record<string, unknown>>, tenantSco
   };
 }
 
-/** `next` / `previous` links: the same query with another offset (relative URLs, as the leases list gives). */
-export function pageLinks(url: string, count: number, limit: number, offset: number): { next: string | null; previous: string | null } {
+/**
+ * `next` / `previous` links: the same query with another offset (relative URLs, as the leases list
+ * gives). A cursor-paged list (`cursor` given; `nextCursor` from the repository) links forward only:
+ * `next` carries the next cursor, `previous` is null.
+ */
+export function pageLinks(url: string, count: number, limit: number, offset: number, nextCursor?: string | null): { next: string | null; previous: string | null } {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   const params = new URLSearchParams(q === -1 ? '' : url.slice(q + 1));
@@ -80,6 +86,14 @@ export function pageLinks(url: string, count: number, limit: number, offset: num
     return `${path}?${p.toString()}`;
   };
   if (limit === 0) return { next: null, previous: null };
+  if (nextCursor !== undefined) {
+    if (nextCursor === null) return { next: null, previous: null };
+    const p = new URLSearchParams(params);
+    p.set('limit', String(limit));
+    p.delete('offset');
+    p.set('cursor', nextCursor);
+    return { next: `${path}?${p.toString()}`, previous: null };
+  }
   return {
     next: offset + limit < count ? at(offset + limit) : null,
     previous: offset > 0 ? at(Math.max(0, offset - limit)) : null,

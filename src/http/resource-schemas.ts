@@ -146,6 +146,11 @@ export function listQuerySchema(filterFields: readonly string[]): JsonSchema {
       offset: { type: 'integer', minimum: 0, maximum: MAX_OFFSET, default: 0 },
       ordering: { type: 'string', maxLength: 1000, description: 'Comma-separated fields, `-` for descending: `-u_position,name`.' },
       q: { type: 'string', maxLength: 200, description: 'Case-insensitive search over the text fields.' },
+      cursor: {
+        type: 'string',
+        maxLength: 4000,
+        description: 'Cursor paging: empty for the first page, then the `cursor` of the `next` link. Each page costs the same at any depth (an offset walks every row before it); `previous` is null.',
+      },
       brief: BRIEF,
     },
     additionalProperties: true,

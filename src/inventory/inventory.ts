@@ -51,9 +51,16 @@ export class AuditLog {
     const c = compileList(AUDIT_READ_SPEC, dialect, query);
     const db = this.exec.reader;
     const n = await countRows(this.exec.database, db, 'audit_log', c);
+    const cols = sql.join([...AUDIT_FIELDS.keys()].map((x) => sql.ref(x)));
+    if (c.keyset !== undefined) {
+      const where = c.filtered ? sql`${c.whereClause} and ${c.keyset}` : sql` where ${c.keyset}`;
+      const r = c.limit === 0 ? [] : (await sql<Record<string, unknown>>`select ${cols} from ${sql.table('audit_log')}${where} order by ${c.orderBy} limit ${c.limit + 1} offset ${c.offset}`.execute(db)).rows;
+      const rows = r.slice(0, c.limit).map((raw) => this.decode(raw));
+      const last = rows.at(-1);
+      return { count: n, rows, nextCursor: last !== undefined && r.length > c.limit ? c.cursorOf(last as unknown as Record<string, unknown>) : null };
+    }
     const w = pageWindow(c, n);
     if (w === undefined) return { count: n, rows: [] };
-    const cols = sql.join([...AUDIT_FIELDS.keys()].map((x) => sql.ref(x)));
     const r = await sql<Record<string, unknown>>`select ${cols} from ${sql.table('audit_log')}${c.whereClause} order by ${w.orderBy} limit ${w.limit} offset ${w.offset}`.execute(db);
     // A page read from the end comes backwards.
     const rows = w.orderBy === c.orderBy ? r.rows : r.rows.reverse();

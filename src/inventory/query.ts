@@ -39,12 +39,20 @@ export interface ListQuery {
    * restriction; `[]`: nothing. Resources without tenancy ignore it.
    */
   readonly tenantScope?: readonly number[];
+  /**
+   * Keyset paging: the rows after the one this cursor names, in the list's order (an opaque string
+   * from `nextCursor`; `''` starts at the beginning). Each page costs the same at any depth, where an
+   * offset walks every row before it. The result then carries `nextCursor`.
+   */
+  readonly after?: string;
 }
 
 export interface ListResult<T> {
   /** Rows matching the filters, ignoring limit/offset. */
   readonly count: number;
   readonly rows: T[];
+  /** With `after`: the cursor of the page's last row when more rows follow, else null. Absent without `after`. */
+  readonly nextCursor?: string | null;
 }
 
 export const DEFAULT_LIMIT = 50;
@@ -158,6 +166,72 @@ export interface CompiledList {
   readonly orderColumns: readonly string[];
   readonly limit: number;
   readonly offset: number;
+  /** With `after` (cursor paging): the condition for rows after the cursor's, the empty cursor's being `1 = 1`. */
+  readonly keyset?: RawBuilder<unknown>;
+  /** A cursor naming `row` in this list's order (its order columns' values). */
+  cursorOf(row: Readonly<Record<string, unknown>>): string;
+}
+
+interface OrderKey {
+  readonly name: string;
+  readonly desc: boolean;
+  readonly nullable: boolean;
+}
+
+/** A cursor's values, checked against the order it was made for; undefined when it does not fit. */
+function decodeCursor(cursor: string, signature: string, keys: readonly OrderKey[], spec: ReadSpec): unknown[] | undefined {
+  if (cursor.length > 4000 || !/^[A-Za-z0-9_-]*$/.test(cursor)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { o, v } = parsed as { o?: unknown; v?: unknown };
+  if (o !== signature || !Array.isArray(v) || v.length !== keys.length) return undefined;
+  const fits = keys.every((k, i) => {
+    const x: unknown = v[i];
+    if (x === null) return k.nullable;
+    switch (spec.columns.get(k.name)?.kind) {
+      case 'int':
+        return Number.isSafeInteger(x);
+      case 'float':
+        return typeof x === 'number' && Number.isFinite(x);
+      case 'bool':
+        return typeof x === 'boolean';
+      case 'text':
+      case 'date':
+      case 'timestamp':
+        return typeof x === 'string' && !hasNul(x);
+      default:
+        return false;
+    }
+  });
+  return fits ? v : undefined;
+}
+
+/**
+ * Rows after `values` in the order `keys` (nulls last ascending, first descending): after on the
+ * first key, or equal on it and after on the next, and so on down to id. A non-null first key also
+ * bounds the scan (`name >= 'x'`), so the order's index starts at the cursor.
+ */
+function keysetCondition(keys: readonly OrderKey[], values: readonly unknown[], spec: ReadSpec, dialect: DialectInfo): RawBuilder<unknown> {
+  const enc = (k: OrderKey, v: unknown) => sql`${dialect.encode(spec.columns.get(k.name)!.kind, v)}`;
+  const alternatives: RawBuilder<unknown>[] = [];
+  keys.forEach((k, i) => {
+    const col = sql.ref(k.name);
+    const v = values[i];
+    const equalBefore = keys.slice(0, i).map((p, j) => (values[j] === null ? sql`${sql.ref(p.name)} is null` : sql`${sql.ref(p.name)} = ${enc(p, values[j])}`));
+    let after: RawBuilder<unknown> | undefined;
+    if (!k.desc) after = v === null ? undefined : k.nullable ? sql`(${col} > ${enc(k, v)} or ${col} is null)` : sql`${col} > ${enc(k, v)}`;
+    else after = v === null ? sql`${col} is not null` : sql`${col} < ${enc(k, v)}`;
+    if (after !== undefined) alternatives.push(sql`(${sql.join([...equalBefore, after], sql` and `)})`);
+  });
+  const first = keys[0]!;
+  const any = alternatives.length === 0 ? sql`1 = 0` : sql`(${sql.join(alternatives, sql` or `)})`;
+  if (first.nullable || values[0] === null) return any;
+  return sql`${sql.ref(first.name)} ${sql.raw(first.desc ? '<=' : '>=')} ${enc(first, values[0])} and ${any}`;
 }
 
 function tenancyCondition(t: TenancyDef, scope: readonly number[]): RawBuilder<unknown> {
@@ -287,7 +361,7 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
 
   if (q.tenantScope !== undefined && spec.tenancy !== undefined) conds.push(tenancyCondition(spec.tenancy, q.tenantScope));
 
-  const keys: { name: string; desc: boolean }[] = [];
+  const keys: OrderKey[] = [];
   const ordering = q.ordering !== undefined && q.ordering.length > 0 ? q.ordering : spec.defaultOrdering;
   let hasId = false;
   ordering.forEach((o, i) => {
@@ -297,11 +371,11 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     const f = spec.columns.get(name);
     if (f === undefined || !filterable(f)) return void bad(`ordering[${i}]`, `cannot order by ${JSON.stringify(o)}`);
     if (name === 'id') hasId = true;
-    if (!hasId || name === 'id') keys.push({ name, desc });
+    if (!hasId || name === 'id') keys.push({ name, desc, nullable: f.nullable === true });
   });
   // A total order, so pages never repeat or skip a row. Ties go by id in the direction of the last
   // key, so one index on (column, id) serves the column both ways (read forwards or backwards).
-  if (!hasId) keys.push({ name: 'id', desc: keys.at(-1)?.desc ?? false });
+  if (!hasId) keys.push({ name: 'id', desc: keys.at(-1)?.desc ?? false, nullable: false });
   // Nulls last ascending and first descending on both backends (PostgreSQL's default; SQLite's is the opposite).
   // id is never null, and SQLite walks its rowid in order only without a nulls clause (with one it
   // sorted the whole table to read a page from the end).
@@ -313,8 +387,18 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
   if (!Number.isInteger(limit) || limit < 0 || limit > MAX_LIMIT) bad('limit', `must be a whole number from 0 to ${MAX_LIMIT}`);
   if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) bad('offset', `must be a whole number from 0 to ${MAX_OFFSET}`);
 
+  const signature = keys.map((k) => `${k.desc ? '-' : ''}${k.name}`).join(',');
+  let keyset: RawBuilder<unknown> | undefined;
+  if (q.after !== undefined) {
+    const values = typeof q.after === 'string' ? (q.after === '' ? [] : decodeCursor(q.after, signature, keys, spec)) : undefined;
+    if (values === undefined) bad('cursor', 'is not a cursor of this list and ordering (take it from the previous page)');
+    else keyset = values.length === 0 ? sql`1 = 1` : keysetCondition(keys, values, spec, dialect);
+  }
+
   if (issues.length > 0) throw new InventoryError(issues);
   return {
+    ...(keyset === undefined ? {} : { keyset }),
+    cursorOf: (row) => Buffer.from(JSON.stringify({ o: signature, v: keys.map((k) => row[k.name] ?? null) })).toString('base64url'),
     where: conds.length === 0 ? sql`1 = 1` : sql.join(conds, sql` and `),
     whereClause: conds.length === 0 ? sql`` : sql` where ${sql.join(conds, sql` and `)}`,
     orderBy: orderOf(false),

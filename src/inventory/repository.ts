@@ -251,6 +251,19 @@ export class Repository<T extends object> {
     const read = (w: PageWindow) =>
       sql<Row>`select ${cols} from ${table} where ${sql.ref('id')} in (select ${sql.ref('id')} from ${table}${c.whereClause} order by ${w.orderBy} limit ${w.limit} offset ${w.offset}) order by ${c.orderBy}`.execute(db);
     const decode = (rows: readonly Row[]) => rows.map((raw) => decodeRow(this.def, this.dialect, raw) as unknown as T);
+    if (c.keyset !== undefined) {
+      // Cursor paging: the rows after the cursor's, from the order's index where one fits, one more
+      // than the page to tell whether another page follows.
+      const where = c.filtered ? sql`${c.whereClause} and ${c.keyset}` : sql` where ${c.keyset}`;
+      const paging =
+        c.limit === 0
+          ? undefined
+          : sql<Row>`select ${cols} from ${table} where ${sql.ref('id')} in (select ${sql.ref('id')} from ${table}${where} order by ${c.orderBy} limit ${c.limit + 1} offset ${c.offset}) order by ${c.orderBy}`.execute(db);
+      const [n, r] = await Promise.all([countRows(database, db, this.def.name, c), paging]);
+      const rows = (r?.rows ?? []).slice(0, c.limit);
+      const last = rows.at(-1);
+      return { count: n, rows: decode(rows), nextCursor: last !== undefined && r!.rows.length > c.limit ? c.cursorOf(decodeRow(this.def, this.dialect, last)) : null };
+    }
     if (c.matchFirst && c.limit > 0) {
       // One statement: the matches are gathered once (through the filters' indexes), counted, and
       // the page sorted out of them, instead of a count and a walk of the order's index that each

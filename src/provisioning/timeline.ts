@@ -367,16 +367,19 @@ export class ServerTimeline {
     const db = this.database.readDb;
     const count = await sql<{ n: number | string }>`select count(*) as n from server_events where ${c.where}`.execute(db);
     const n = Number(count.rows[0]?.n ?? 0);
-    if (c.limit === 0 || c.offset >= n) return { count: n, rows: [] };
+    // A cursor (query.after) pages by keyset: one row more than the page tells whether another follows.
+    const cursor = c.keyset !== undefined;
+    if (c.limit === 0 || (!cursor && c.offset >= n)) return { count: n, rows: [], ...(cursor ? { nextCursor: null } : {}) };
     const cols = sql.join([...SERVER_EVENT_FIELDS.keys()].map((x) => sql.ref(x)));
-    const r = await sql<Record<string, unknown>>`select ${cols} from server_events where ${c.where} order by ${c.orderBy} limit ${c.limit} offset ${c.offset}`.execute(db);
-    return {
-      count: n,
-      rows: r.rows.map((raw) => {
-        const out: Record<string, unknown> = {};
-        for (const [col, f] of SERVER_EVENT_FIELDS) out[col] = dialect.decode(f.kind, raw[col]);
-        return out as unknown as ServerEvent;
-      }),
-    };
+    const where = c.keyset === undefined ? c.where : sql`${c.where} and ${c.keyset}`;
+    const r = await sql<Record<string, unknown>>`select ${cols} from server_events where ${where} order by ${c.orderBy} limit ${c.limit + (cursor ? 1 : 0)} offset ${c.offset}`.execute(db);
+    const rows = r.rows.slice(0, c.limit).map((raw) => {
+      const out: Record<string, unknown> = {};
+      for (const [col, f] of SERVER_EVENT_FIELDS) out[col] = dialect.decode(f.kind, raw[col]);
+      return out as unknown as ServerEvent;
+    });
+    if (!cursor) return { count: n, rows };
+    const last = rows.at(-1);
+    return { count: n, rows, nextCursor: last !== undefined && r.rows.length > c.limit ? c.cursorOf(last as unknown as Record<string, unknown>) : null };
   }
 }

@@ -58,7 +58,7 @@ describe('OpenAPI document and Swagger UI', () => {
     const userProps = users.requestBody.content['application/json']?.schema.oneOf[0]?.properties ?? {};
     assert.ok('password' in userProps && !('password_hash' in userProps) && !('totp_secret' in userProps), 'secrets are not inputs; password is');
     const list = doc.paths['/api/v1/racks']?.['get'] as { parameters: Array<{ name: string; in: string }> };
-    assert.deepEqual(list.parameters.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['brief', 'limit', 'offset', 'ordering', 'q']);
+    assert.deepEqual(list.parameters.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['brief', 'cursor', 'limit', 'offset', 'ordering', 'q']);
   });
 
   it('serves Swagger UI from its own assets, with no CDN', async () => {

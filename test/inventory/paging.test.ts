@@ -8,7 +8,8 @@ import { strict as assert } from 'node:assert';
 import { sql } from 'kysely';
 import type { ListQuery } from '../../src/inventory/query.js';
 import type { Server } from '../../src/inventory/resources.js';
-import { describeEachBackend, rackFixture, uniq } from './harness.js';
+import { InventoryErrorCode as E } from '../../src/inventory/errors.js';
+import { describeEachBackend, rackFixture, rejectsWith, uniq } from './harness.js';
 
 /** More than paging.ts's DEEP_OFFSET (1000), so filtered lists too are read from the end on both backends. */
 const N = 1230;
@@ -77,6 +78,62 @@ describeEachBackend('inventory paging and counts', (env) => {
     assert.deepEqual(await inv.servers.list({ q: 'no such server' }), { count: 0, rows: [] });
     assert.deepEqual(await inv.servers.list({ q: 'big box', offset: 5000 }), { count: big.length, rows: [] });
     assert.deepEqual(await inv.servers.list({ q: 'big box', limit: 0 }), { count: big.length, rows: [] });
+  });
+
+  /** Every page by cursor, joined: the same rows as `expected`, and the count of the whole list on each page. */
+  async function everyCursorPage(query: ListQuery, expected: readonly Server[], limit: number): Promise<void> {
+    const { inv } = env();
+    const got: number[] = [];
+    let after: string | null | undefined = '';
+    for (let pages = 0; typeof after === 'string'; pages++) {
+      assert.ok(pages <= expected.length / limit + 1, 'the cursor walk ends');
+      const page: Awaited<ReturnType<typeof inv.servers.list>> = await inv.servers.list({ ...query, limit, after });
+      assert.equal(page.count, expected.length);
+      got.push(...page.rows.map((r) => r.id));
+      after = page.nextCursor;
+    }
+    assert.equal(after, null);
+    assert.deepEqual(got, expected.map((r) => r.id), `${JSON.stringify(query)} by cursor, limit ${limit}`);
+  }
+
+  it('cursor pages walk the same rows as offsets, through nulls, ties and filters, in every order', async () => {
+    await everyCursorPage({}, [...all].sort(by('name', false)), 100);
+    await everyCursorPage({ ordering: ['-ram_gb'] }, [...all].sort(by('ram_gb', true)), 97);
+    await everyCursorPage({ ordering: ['cpu_cores'] }, [...all].sort(by('cpu_cores', false)), 101);
+    await everyCursorPage({ ordering: ['-cpu_cores'] }, [...all].sort(by('cpu_cores', true)), 89);
+    const active = all.filter((s) => s.status === 'active');
+    await everyCursorPage({ filters: [{ field: 'status', value: 'active' }], ordering: ['-name'] }, [...active].sort(by('name', true)), 50);
+    const big = all.filter((s) => s.model === 'Big Box');
+    await everyCursorPage({ q: 'big box' }, [...big].sort(by('name', false)), 50);
+    await everyCursorPage({ q: 'big box' }, [...big].sort(by('name', false)), big.length);
+    await everyCursorPage({ filters: [{ field: 'name', value: 'no such' }] }, [], 10);
+  });
+
+  it('refuses a cursor that is not one, or was made for another ordering', async () => {
+    const { inv } = env();
+    const first = await inv.servers.list({ limit: 3, after: '', ordering: ['-ram_gb'] });
+    assert.equal(typeof first.nextCursor, 'string');
+    await rejectsWith(inv.servers.list({ after: first.nextCursor!, ordering: ['ram_gb'] }), [[E.INVALID_QUERY, 'cursor']]);
+    await rejectsWith(inv.servers.list({ after: 'not a cursor!' }), [[E.INVALID_QUERY, 'cursor']]);
+    const forged = Buffer.from(JSON.stringify({ o: 'name,id', v: [1, 'x'] })).toString('base64url');
+    await rejectsWith(inv.servers.list({ after: forged }), [[E.INVALID_QUERY, 'cursor']]);
+    assert.equal((await inv.servers.list({ limit: 3 })).nextCursor, undefined, 'offset paging has no cursor');
+  });
+
+  it('the audit log pages by cursor too', async () => {
+    const { inv } = env();
+    const head = await inv.audit.list({ ordering: ['id'], limit: 1000 });
+    const got: number[] = [];
+    let after: string | null | undefined = '';
+    while (typeof after === 'string') {
+      const page: Awaited<ReturnType<typeof inv.audit.list>> = await inv.audit.list({ ordering: ['id'], limit: 300, after });
+      got.push(...page.rows.map((e) => e.id));
+      after = page.nextCursor;
+    }
+    assert.equal(got.length, head.count);
+    assert.deepEqual(got.slice(0, 1000), head.rows.map((e) => e.id));
+    assert.equal(new Set(got).size, got.length);
+    assert.deepEqual([...got].sort((a, b) => a - b), got, 'in id order');
   });
 
   /** What the list says, against count(*) asked directly. */

@@ -133,6 +133,8 @@ export class Dcplane {
   /**
    * Applies a new configuration without a restart; leases are kept. Services turned on or off need a restart.
    * DHCP runs the new file's dhcp section composed with the inventory's subnets (new file subnets seeded first).
+   * All or nothing: the file's subnets are seeded in a transaction that commits only once every service has
+   * taken the new configuration, so a refused reload leaves the inventory as it was, too.
    */
   async reload(config: ResolvedConfig): Promise<void> {
     this.refuseRestartOnlyChanges(config);
@@ -140,14 +142,30 @@ export class Dcplane {
     if (sync === undefined) return this.reloadServices(config, config.dhcp);
     // Between inventory applies, so none of them runs with half of the new configuration.
     return sync.exclusive(async () => {
+      const previous = this.config;
+      let switched = false;
       this.dhcpFileForWrites = config.dhcp;
       try {
-        await sync.seed(config.dhcp);
-        await this.reloadServices(config, this.dhcp === undefined ? config.dhcp : await sync.compose(config.dhcp));
+        await sync.reload(config.dhcp, async (compose) => {
+          await this.reloadServices(config, this.dhcp === undefined ? config.dhcp : await compose());
+          switched = true;
+        });
+      } catch (err) {
+        // The services took the new configuration but its seeding did not commit: back to the one in force.
+        if (switched) await this.revert(previous, sync);
+        throw err;
       } finally {
         this.dhcpFileForWrites = this.config.dhcp;
       }
     });
+  }
+
+  private async revert(previous: ResolvedConfig, sync: DhcpInventory): Promise<void> {
+    try {
+      await this.reloadServices(previous, this.dhcp === undefined ? previous.dhcp : await sync.compose(previous.dhcp));
+    } catch (err) {
+      this.logger.error({ err }, 'the services could not return to the running configuration after a reload whose inventory changes did not commit');
+    }
   }
 
   private refuseRestartOnlyChanges(config: ResolvedConfig): void {

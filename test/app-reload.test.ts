@@ -8,9 +8,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { pino } from 'pino';
 import { Dcplane } from '../src/app.js';
 import { applyDefaults } from '../src/config/defaults.js';
+import { validateConfig } from '../src/config/validate.js';
 import { download } from './tftp/raw-client.js';
 import { freeTcpPort, jsonLogSink } from './helpers/app-fixtures.js';
 
@@ -50,7 +52,7 @@ describe('Dcplane.reload', { skip }, () => {
       api: { listen: `127.0.0.1:${await freeTcpPort()}` },
       dhcp: {
         enabled: true, interfaces: ['lo'], port: 10367,
-        subnets: [{ id: 1, subnet: '10.77.0.0/24', relay_addresses: ['127.0.0.1'], pools: ['10.77.0.10-10.77.0.20'] }],
+        subnets: [{ id: 1, subnet: '10.77.0.0/24', relay_addresses: ['10.99.0.1'], pools: ['10.77.0.10-10.77.0.20'] }],
       },
       tftp: { enabled: true, listen: '127.0.0.1:0', root: join(dir, 'a') },
     };
@@ -82,6 +84,49 @@ describe('Dcplane.reload', { skip }, () => {
       await app.reload(applyDefaults({ ...base, tftp: { ...base.tftp, root: join(dir, 'b') } }));
       assert.equal((await download(port, 'which')).data.toString(), 'b', 'a good reload applies');
     } finally {
+      await app.stop();
+    }
+  });
+
+  it('a refused reload seeds none of its subnets into the inventory, and DHCP never serves them', async () => {
+    const dataDir = join(dir, 'data-seed');
+    const base = {
+      data_dir: dataDir,
+      api: { listen: `127.0.0.1:${await freeTcpPort()}` },
+      dhcp: {
+        enabled: true, interfaces: ['lo'], port: 10369,
+        subnets: [{ id: 1, subnet: '10.77.0.0/24', interface: 'lo', relay_addresses: ['10.99.0.1'], pools: ['10.77.0.10-10.77.0.20'] }],
+      },
+    };
+    // Each file passes the file check (as SIGHUP's load does): what refuses them is the inventory or DHCP.
+    const valid = (c: Record<string, unknown>) => {
+      const r = validateConfig(c);
+      assert.ok(r.ok, JSON.stringify(r));
+      return applyDefaults(c);
+    };
+    const app = await Dcplane.start(valid(base), pino({ level: 'silent' }));
+    const inventory = new BetterSqlite3(join(dataDir, 'inventory.sqlite3'), { readonly: true });
+    const stored = () => ({
+      subnets: (inventory.prepare('select id from dhcp_subnets order by id').all() as { id: number }[]).map((r) => r.id),
+      audited: (inventory.prepare("select object_id from audit_log where object_type = 'dhcp_subnet' order by id").all() as { object_id: number }[]).map((r) => r.object_id),
+    });
+    const served = async () => [...new Set((await app.dhcpPools())?.map((p) => p.subnetId))].sort();
+    try {
+      const subnet = (id: number) => ({ id, subnet: `10.7${id}.0.0/24`, relay_addresses: [`10.99.0.${id}`], pools: [`10.7${id}.0.10-10.7${id}.0.20`] });
+      // The file no longer has subnet 1, which stays in the inventory naming lo, no longer served: the composition is refused.
+      await assert.rejects(app.reload(valid({ ...base, dhcp: { ...base.dhcp, interfaces: ['dcpnosuch0'], subnets: [subnet(2)] } })), /interface "lo" is not listed/);
+      // The composition is fine, DHCP refuses (no such interface).
+      await assert.rejects(app.reload(valid({ ...base, dhcp: { ...base.dhcp, interfaces: ['lo', 'dcpnosuch0'], subnets: [...base.dhcp.subnets, subnet(3)] } })), /dcpnosuch0 does not exist/);
+      await app.dhcpSettled();
+      assert.deepEqual(stored(), { subnets: [1], audited: [1] }, 'nothing of the refused files was written or audited');
+      assert.deepEqual(await served(), [1]);
+
+      await app.reload(valid({ ...base, dhcp: { ...base.dhcp, subnets: [...base.dhcp.subnets, subnet(3)] } }));
+      await app.dhcpSettled();
+      assert.deepEqual(stored(), { subnets: [1, 3], audited: [1, 3] }, 'a good reload seeds');
+      assert.deepEqual(await served(), [1, 3]);
+    } finally {
+      inventory.close();
       await app.stop();
     }
   });

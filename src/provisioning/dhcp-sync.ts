@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { ResolvedDhcpConfig } from '../config/defaults.js';
 import { ConfigError } from '../config/errors.js';
-import type { DhcpConfig } from '../config/types.js';
+import type { DhcpConfig, SubnetConfig } from '../config/types.js';
 import type { Inventory } from '../inventory/inventory.js';
 import type { WriteContext } from '../inventory/repository.js';
 import { composeDhcpConfig, composedProblems, fileDrift, reservationRow, resolveComposed, subnetRowConfig } from './dhcp-config.js';
@@ -22,6 +22,14 @@ export interface DhcpInventoryOptions {
 }
 
 const SYSTEM: WriteContext = { user: 'system' };
+
+/** A file subnet seeding writes: created, or replacing the inventory's copy (never written through the API). */
+interface SeedStep {
+  readonly subnet: SubnetConfig;
+  readonly replaces: boolean;
+  /** What differs from the inventory's copy it replaces. */
+  readonly differs?: readonly string[];
+}
 const PAGE = 1000;
 const noop = (): void => undefined;
 
@@ -58,8 +66,8 @@ export class DhcpInventory {
   }
 
   /**
-   * Brings the configuration file's subnets into the inventory (at start and
-   * on SIGHUP), audited as user "system". The rule, for a subnet id:
+   * Brings the configuration file's subnets into the inventory at start,
+   * audited as user "system". The rule, for a subnet id:
    * - not in the inventory: seeded from the file, with its reservations;
    * - in the inventory and never written there by anyone but "system" (a Kea
    *   user who edits the file): the file wins, the inventory copy is
@@ -69,17 +77,62 @@ export class DhcpInventory {
    *   differs, which copy is served and how to hand it back to the file.
    * A subnet the file seeded and no longer has is not deleted (a start
    * without --config would otherwise wipe them): it is served, with a warning.
+   * Each subnet is written in its own transaction: one that cannot be is
+   * logged and left out (reload, by contrast, refuses the whole file).
    */
   async seed(file: DhcpConfig): Promise<void> {
     const inv = this.opts.inventory;
-    const { subnets, reservations } = await this.read();
+    const plan = await this.plan(inv, file);
+    for (const step of plan.steps) {
+      try {
+        await inv.transaction((tx) => this.write(tx, file, step, plan.reservations));
+        this.logWritten(step);
+      } catch (err) {
+        this.log.warn({ err, subnet_id: step.subnet.id, subnet: step.subnet.subnet }, `dhcp subnet ${step.subnet.id} (${step.subnet.subnet}) of the configuration file could not be put into the inventory, so the file's copy is not served: ${(err as Error).message}`);
+      }
+    }
+    await this.warnRemoved(inv, file, plan.subnets);
+  }
+
+  /**
+   * A reload's seeding, all or nothing with the reload: in one transaction
+   * the file's subnets are written as seed() writes them, and `use` is given
+   * the way to compose the running configuration from the result (what the
+   * transaction sees) to hand it to the services. Only once `use` returns
+   * does the transaction commit. A subnet that cannot be written, a
+   * composition with problems or a refusal by `use` rolls every write back:
+   * nothing is written or audited, no change event goes out (so no apply
+   * follows with the file still in force), and the error is thrown.
+   */
+  async reload(file: DhcpConfig, use: (compose: () => Promise<ResolvedDhcpConfig>) => Promise<void>): Promise<void> {
+    const inv = this.opts.inventory;
+    const plan = await inv.transaction(async (tx) => {
+      const p = await this.plan(tx, file);
+      for (const step of p.steps) {
+        try {
+          await this.write(tx, file, step, p.reservations);
+        } catch (err) {
+          throw new Error(`dhcp subnet ${step.subnet.id} (${step.subnet.subnet}) of the configuration file cannot be put into the inventory: ${(err as Error).message}`, { cause: err });
+        }
+      }
+      await use(() => this.compose(file, tx));
+      return p;
+    });
+    for (const step of plan.steps) this.logWritten(step);
+    await this.warnRemoved(inv, file, plan.subnets);
+  }
+
+  /** What seeding `file` writes, as `inv` reads the inventory; differing file subnets the API owns are only warned about. */
+  private async plan(inv: Inventory, file: DhcpConfig): Promise<{ steps: SeedStep[]; subnets: InventorySubnet[]; reservations: InventoryReservation[] }> {
+    const { subnets, reservations } = await this.read(inv);
     const stored = new Map(subnets.map((s) => [s.id, s]));
     const drift = new Map(fileDrift(file, subnets, reservations).map((d) => [d.id, d]));
+    const steps: SeedStep[] = [];
     for (const s of file.subnets ?? []) {
       const had = stored.get(s.id);
       const d = drift.get(s.id);
       if (had !== undefined && d === undefined) continue;
-      if (had !== undefined && d !== undefined && (await this.changedThroughApi(s.id, reservations))) {
+      if (had !== undefined && d !== undefined && (await this.changedThroughApi(inv, s.id, reservations))) {
         this.log.warn(
           { subnet_id: s.id, subnet: s.subnet, differs: d.differs },
           `dhcp subnet ${s.id} (${s.subnet}) in the configuration file differs from the inventory's copy (${d.differs.join(', ')}), which was changed through the API; the inventory's copy is served. ` +
@@ -87,27 +140,34 @@ export class DhcpInventory {
         );
         continue;
       }
-      try {
-        await inv.transaction(async (tx) => {
-          if (had === undefined) await tx.dhcpSubnets.create({ id: s.id, subnet: s.subnet, config: subnetRowConfig(s, file) }, SYSTEM);
-          else {
-            // Reservations first: the file's new pools may take in an address one of the old ones holds.
-            const manual = reservations.filter((r) => r.subnet_id === s.id && (r.server_id ?? null) === null && r.id !== undefined).map((r) => r.id as number);
-            if (manual.length > 0) await tx.dhcpReservations.bulkDelete(manual, { cascade: false }, SYSTEM);
-            await tx.dhcpSubnets.update(s.id, { subnet: s.subnet, config: subnetRowConfig(s, file) }, {}, SYSTEM);
-          }
-          const rows = (s.reservations ?? []).map((r): Record<string, unknown> => ({ ...reservationRow(r, s.id) }));
-          if (rows.length > 0) await tx.dhcpReservations.bulkCreate(rows, SYSTEM);
-        });
-        const what = had === undefined ? 'seeded into the inventory from the configuration file' : 'updated in the inventory from the configuration file (never changed through the API)';
-        this.log.info({ subnet_id: s.id, subnet: s.subnet, reservations: s.reservations?.length ?? 0, ...(d === undefined ? {} : { differs: d.differs }) }, `dhcp subnet ${what}`);
-      } catch (err) {
-        this.log.warn({ err, subnet_id: s.id, subnet: s.subnet }, `dhcp subnet ${s.id} (${s.subnet}) of the configuration file could not be put into the inventory, so the file's copy is not served: ${(err as Error).message}`);
-      }
+      steps.push({ subnet: s, replaces: had !== undefined, ...(d === undefined ? {} : { differs: d.differs }) });
     }
+    return { steps, subnets, reservations };
+  }
+
+  private async write(tx: Inventory, file: DhcpConfig, step: SeedStep, reservations: readonly InventoryReservation[]): Promise<void> {
+    const s = step.subnet;
+    if (!step.replaces) await tx.dhcpSubnets.create({ id: s.id, subnet: s.subnet, config: subnetRowConfig(s, file) }, SYSTEM);
+    else {
+      // Reservations first: the file's new pools may take in an address one of the old ones holds.
+      const manual = reservations.filter((r) => r.subnet_id === s.id && (r.server_id ?? null) === null && r.id !== undefined).map((r) => r.id as number);
+      if (manual.length > 0) await tx.dhcpReservations.bulkDelete(manual, { cascade: false }, SYSTEM);
+      await tx.dhcpSubnets.update(s.id, { subnet: s.subnet, config: subnetRowConfig(s, file) }, {}, SYSTEM);
+    }
+    const rows = (s.reservations ?? []).map((r): Record<string, unknown> => ({ ...reservationRow(r, s.id) }));
+    if (rows.length > 0) await tx.dhcpReservations.bulkCreate(rows, SYSTEM);
+  }
+
+  private logWritten(step: SeedStep): void {
+    const s = step.subnet;
+    const what = step.replaces ? 'updated in the inventory from the configuration file (never changed through the API)' : 'seeded into the inventory from the configuration file';
+    this.log.info({ subnet_id: s.id, subnet: s.subnet, reservations: s.reservations?.length ?? 0, ...(step.differs === undefined ? {} : { differs: step.differs }) }, `dhcp subnet ${what}`);
+  }
+
+  private async warnRemoved(inv: Inventory, file: DhcpConfig, subnets: readonly InventorySubnet[]): Promise<void> {
     const inFile = new Set((file.subnets ?? []).map((s) => s.id));
     for (const s of subnets) {
-      if (inFile.has(s.id) || !(await this.seededFromFile(s.id))) continue;
+      if (inFile.has(s.id) || (await this.lastCreated(inv, s.id))?.user !== SYSTEM.user) continue;
       this.log.warn(
         { subnet_id: s.id, subnet: s.subnet },
         `dhcp subnet ${s.id} (${s.subnet}) was seeded from the configuration file, which no longer has it; it is still served. Delete it with DELETE /api/v1/dhcp/subnets/${s.id}?cascade=true to stop serving it`,
@@ -116,8 +176,8 @@ export class DhcpInventory {
   }
 
   /** Has anyone but "system" written this subnet or one of its own (not server-derived) reservations? */
-  private async changedThroughApi(subnetId: number, reservations: readonly InventoryReservation[]): Promise<boolean> {
-    const audit = this.opts.inventory.audit;
+  private async changedThroughApi(inv: Inventory, subnetId: number, reservations: readonly InventoryReservation[]): Promise<boolean> {
+    const audit = inv.audit;
     const notSystem = { field: 'user', lookup: 'n' as const, value: SYSTEM.user };
     const subnet = await audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: subnetId }, notSystem], limit: 1 });
     if (subnet.count > 0) return true;
@@ -131,14 +191,15 @@ export class DhcpInventory {
     return deleted.rows.some((e) => e.before?.['subnet_id'] === subnetId && (e.before['server_id'] ?? null) === null);
   }
 
-  private async seededFromFile(subnetId: number): Promise<boolean> {
-    const created = await this.opts.inventory.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: subnetId }, { field: 'action', value: 'create' }], ordering: ['-id'], limit: 1 });
-    return created.rows[0]?.user === SYSTEM.user;
+  /** The audit entry of the subnet's latest creation (the seed's is user "system"). */
+  private async lastCreated(inv: Inventory, subnetId: number): Promise<{ id: number; user: string | null } | undefined> {
+    const created = await inv.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: subnetId }, { field: 'action', value: 'create' }], ordering: ['-id'], limit: 1 });
+    return created.rows[0];
   }
 
   /** The running configuration: the file's dhcp section with the inventory's subnets. Throws ConfigError when invalid. */
-  async compose(file: DhcpConfig): Promise<ResolvedDhcpConfig> {
-    const { subnets, reservations } = await this.read();
+  async compose(file: DhcpConfig, inv: Inventory = this.opts.inventory): Promise<ResolvedDhcpConfig> {
+    const { subnets, reservations } = await this.read(inv);
     const composed = composeDhcpConfig(file, subnets, reservations);
     // dhcp.subnets[k] is the inventory's k-th subnet by id, not the file's: say which, and where to change it.
     const problems = composedProblems(composed).map((p) => {
@@ -213,8 +274,7 @@ export class DhcpInventory {
   }
 
   /** Every subnet and reservation, read by id pages. */
-  private async read(): Promise<{ subnets: InventorySubnet[]; reservations: InventoryReservation[] }> {
-    const inv = this.opts.inventory;
+  private async read(inv: Inventory): Promise<{ subnets: InventorySubnet[]; reservations: InventoryReservation[] }> {
     const subnets: InventorySubnet[] = [];
     for (let last = 0; ; ) {
       const page = await inv.dhcpSubnets.list({ filters: [{ field: 'id', lookup: 'gt', value: last }], ordering: ['id'], limit: PAGE });

@@ -13,7 +13,9 @@ import { packageRoot } from '../../src/common/package-root.js';
 import { applyDefaults } from '../../src/config/defaults.js';
 import type { ResolvedDhcpConfig } from '../../src/config/defaults.js';
 import { ConfigError } from '../../src/config/errors.js';
+import type { SubnetConfig } from '../../src/config/types.js';
 import { parseConfigText } from '../../src/config/load.js';
+import { validateConfig } from '../../src/config/validate.js';
 import { DhcpInventory } from '../../src/provisioning/dhcp-sync.js';
 import { jsonLogSink } from '../helpers/app-fixtures.js';
 import { describeEachBackend } from '../inventory/harness.js';
@@ -96,6 +98,59 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     assert.equal(applied.at(-1)?.subnets[0]?.reservations.length, 5);
     // The next test seeds its own file into the same database.
     await inv.dhcpSubnets.delete(7, { cascade: true });
+  });
+
+  it('a reload seeds all or nothing with it: a refusal by the service, a subnet that cannot go in or a composition with problems writes nothing', async () => {
+    const { inv } = env();
+    const { logs, sink } = jsonLogSink();
+    const applied: ResolvedDhcpConfig[] = [];
+    const sync = new DhcpInventory({ inventory: inv, logger: pino({ level: 'info' }, sink), registry: new Registry(), file: () => FILE, apply: async (c) => void applied.push(c), debounceMs: 1 });
+    sync.start();
+    // Behind relays: one interface serves one subnet's direct clients.
+    const subnet = (id: number, cidr: string) => ({ id, subnet: `${cidr}.0/24`, relay_addresses: [`10.99.1.${id}`], pools: [`${cidr}.100-${cidr}.199`], reservations: [{ mac: `52:54:00:00:${id}:01`, ip: `${cidr}.10` }] });
+    const file = (subnets: SubnetConfig[], interfaces = ['eth1', 'eth2']) => {
+      const check = validateConfig({ dhcp: { ...FILE, interfaces, subnets } });
+      assert.ok(check.ok, JSON.stringify(check));
+      return applyDefaults({ dhcp: { ...FILE, interfaces, subnets } }).dhcp;
+    };
+    const stored = async () => ({
+      subnets: (await inv.dhcpSubnets.list({ filters: [{ field: 'id', lookup: 'in', value: [50, 51, 52, 53] }], ordering: ['id'] })).rows.map((r) => r.id),
+      audited: (await inv.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', lookup: 'in', value: [50, 51, 52] }] })).count,
+      reservations: (await inv.dhcpReservations.list({ filters: [{ field: 'subnet_id', lookup: 'in', value: [50, 51, 52] }] })).count,
+    });
+    // An API subnet the file does not have, on eth1.
+    await inv.dhcpSubnets.create({ id: 53, subnet: '10.153.0.0/24', config: { interface: 'eth1', pools: ['10.153.0.100-10.153.0.199'] } }, { user: 'alice' });
+    await sync.settled();
+    const before = applied.length;
+
+    let composedInUse: ResolvedDhcpConfig | undefined;
+    await assert.rejects(
+      sync.reload(file([subnet(50, '10.150.0'), subnet(51, '10.151.0')]), async (compose) => {
+        composedInUse = await compose();
+        throw new Error('refused by the service');
+      }),
+      /refused by the service/,
+    );
+    assert.deepEqual(composedInUse?.subnets.map((s) => s.id).filter((id) => id >= 50), [50, 51, 53], 'the service was offered the composition with the seeded subnets');
+    // A file subnet the inventory refuses (it overlaps subnet 53): the other one goes neither.
+    await assert.rejects(sync.reload(file([subnet(50, '10.150.0'), { ...subnet(52, '10.153.0'), pools: ['10.153.0.10-10.153.0.20'], reservations: [] }]), async () => undefined), /dhcp subnet 52 \(10\.153\.0\.0\/24\).*cannot be put into the inventory/);
+    // The file no longer serves eth1, which subnet 53 names: the composition is refused.
+    await assert.rejects(
+      sync.reload(file([subnet(50, '10.150.0')], ['eth2']), async (compose) => void (await compose())),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.code === 'CONFIG_ERR_INTERFACE_NOT_SERVED' && p.message.includes('/api/v1/dhcp/subnets/53')),
+    );
+    await sync.settled();
+    assert.deepEqual(await stored(), { subnets: [53], audited: 0, reservations: 0 }, 'nothing written, nothing audited');
+    assert.equal(applied.length, before, 'no change event, so no apply');
+    assert.equal(logs.filter((l) => /seeded into the inventory/.test(String(l.msg))).length, 0);
+
+    // Accepted: committed once the service has taken it.
+    await sync.reload(file([subnet(50, '10.150.0'), subnet(51, '10.151.0')]), async (compose) => void (await compose()));
+    await sync.settled();
+    assert.deepEqual(await stored(), { subnets: [50, 51, 53], audited: 2, reservations: 2 });
+    assert.equal(logs.filter((l) => /seeded into the inventory/.test(String(l.msg))).length, 2);
+    sync.stop();
+    for (const id of [50, 51, 53]) await inv.dhcpSubnets.delete(id, { cascade: true });
   });
 
   it('seeding the full example file and comparing it again finds no difference', async () => {

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
@@ -69,9 +70,10 @@ export class DhcpInventory {
    * Brings the configuration file's subnets into the inventory at start,
    * audited as user "system". The rule, for a subnet id:
    * - not in the inventory: seeded from the file, with its reservations;
-   * - in the inventory and never written there by anyone but "system" (a Kea
-   *   user who edits the file): the file wins, the inventory copy is
-   *   replaced by the file's (its reservations too; servers' derived ones stay);
+   * - in the inventory and never written there by anyone but "system" since
+   *   it was last created (a Kea user who edits the file): the file wins, the
+   *   inventory copy is replaced by the file's (its reservations too;
+   *   servers' derived ones stay);
    * - written through the API since (a NetBox/MAAS user): the inventory wins,
    *   and a differing file is logged as a warning naming the subnet, what
    *   differs, which copy is served and how to hand it back to the file.
@@ -132,7 +134,7 @@ export class DhcpInventory {
       const had = stored.get(s.id);
       const d = drift.get(s.id);
       if (had !== undefined && d === undefined) continue;
-      if (had !== undefined && d !== undefined && (await this.changedThroughApi(inv, s.id, reservations))) {
+      if (had !== undefined && d !== undefined && (await this.changedThroughApi(inv, s.id))) {
         this.log.warn(
           { subnet_id: s.id, subnet: s.subnet, differs: d.differs },
           `dhcp subnet ${s.id} (${s.subnet}) in the configuration file differs from the inventory's copy (${d.differs.join(', ')}), which was changed through the API; the inventory's copy is served. ` +
@@ -175,20 +177,27 @@ export class DhcpInventory {
     }
   }
 
-  /** Has anyone but "system" written this subnet or one of its own (not server-derived) reservations? */
-  private async changedThroughApi(inv: Inventory, subnetId: number, reservations: readonly InventoryReservation[]): Promise<boolean> {
-    const audit = inv.audit;
+  /**
+   * Has anyone but "system" written this subnet, or a reservation of its own
+   * (not derived from a server) in it, since the subnet was last created? A
+   * subnet deleted through the API and seeded again is the file's again.
+   * Exact however long the audit log: the subnet's entries are found by its
+   * id (indexed); its reservations' by the subnet id their snapshots hold
+   * before and after the write (a reservation deleted, or moved to another
+   * subnet, through the API counts for the subnet it was in).
+   */
+  private async changedThroughApi(inv: Inventory, subnetId: number): Promise<boolean> {
+    const since = (await this.lastCreated(inv, subnetId))?.id ?? 0;
     const notSystem = { field: 'user', lookup: 'n' as const, value: SYSTEM.user };
-    const subnet = await audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: subnetId }, notSystem], limit: 1 });
-    if (subnet.count > 0) return true;
-    const own = reservations.filter((r) => r.subnet_id === subnetId && (r.server_id ?? null) === null && r.id !== undefined).map((r) => r.id as number);
-    if (own.length > 0) {
-      const written = await audit.list({ filters: [{ field: 'object_type', value: 'dhcp_reservation' }, { field: 'object_id', lookup: 'in', value: own }, notSystem], limit: 1 });
-      if (written.count > 0) return true;
-    }
-    // A reservation of this subnet deleted through the API.
-    const deleted = await audit.list({ filters: [{ field: 'object_type', value: 'dhcp_reservation' }, { field: 'action', value: 'delete' }, notSystem], limit: 1000 });
-    return deleted.rows.some((e) => e.before?.['subnet_id'] === subnetId && (e.before['server_id'] ?? null) === null);
+    const subnet = await inv.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', value: subnetId }, { field: 'id', lookup: 'gte', value: since }, notSystem], limit: 1 });
+    if (subnet.rows.length > 0) return true;
+    const { dialect, readDb } = inv.database;
+    const at = (col: 'before' | 'after', key: string) =>
+      dialect.name === 'postgres' ? sql`(${sql.ref(col)} ->> ${sql.lit(key)})` : sql`json_extract(${sql.ref(col)}, ${sql.lit(`$.${key}`)})`;
+    const own = (col: 'before' | 'after') => sql`(cast(${at(col, 'subnet_id')} as integer) = ${subnetId} and ${at(col, 'server_id')} is null)`;
+    const user = sql.ref('user');
+    const r = await sql<{ id: number }>`select id from audit_log where object_type = 'dhcp_reservation' and id > ${since} and (${user} is null or ${user} <> ${SYSTEM.user}) and (${own('before')} or ${own('after')}) limit 1`.execute(readDb);
+    return r.rows.length > 0;
   }
 
   /** The audit entry of the subnet's latest creation (the seed's is user "system"). */

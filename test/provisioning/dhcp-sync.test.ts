@@ -153,6 +153,48 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     for (const id of [50, 51, 53]) await inv.dhcpSubnets.delete(id, { cascade: true });
   });
 
+  it('tells a subnet written through the API from the file\'s exactly, however long the audit log, and gives it back to the file once deleted', async () => {
+    const { inv } = env();
+    const { logs, sink } = jsonLogSink();
+    const sync = new DhcpInventory({ inventory: inv, logger: pino({ level: 'info' }, sink), registry: new Registry(), file: () => FILE, apply: async () => undefined });
+    const alice = { user: 'alice' };
+    const subnet = (id: number, cidr: string, pools: string, reservations: Record<string, unknown>[] = []) => ({ id, subnet: `${cidr}.0/24`, relay_addresses: [`10.99.1.${id}`], pools: [pools], reservations });
+    const file = (first: number) => {
+      const dhcp = { ...FILE, interfaces: ['eth1', 'eth2'], subnets: [subnet(60, '10.160.0', `10.160.0.${first}-10.160.0.199`), subnet(62, '10.162.0', `10.162.0.${first}-10.162.0.199`, [{ mac: '52:54:00:62:00:01', ip: '10.162.0.5' }])] };
+      const check = validateConfig({ dhcp });
+      assert.ok(check.ok, JSON.stringify(check));
+      return applyDefaults({ dhcp }).dhcp;
+    };
+    const pools = async (id: number) => (await inv.dhcpSubnets.get(id))?.config['pools'];
+    const warned = (id: number) => logs.filter((l) => l.level === 40 && l.subnet_id === id && /changed through the API/.test(String(l.msg))).length;
+    await sync.seed(file(100));
+    // Subnet 60: a reservation of its own created and deleted through the API. Subnet 62: the file's reservation moved out through the API.
+    const r = await inv.dhcpReservations.create({ subnet_id: 60, mac: '52:54:00:60:00:09', ip: '10.160.0.9' }, alice);
+    await inv.dhcpReservations.delete(r.row.id, {}, alice);
+    await inv.dhcpSubnets.create({ id: 61, subnet: '10.164.0.0/22', config: { relay_addresses: ['10.99.1.61'] } }, alice);
+    const moved = (await inv.dhcpReservations.list({ filters: [{ field: 'subnet_id', value: 62 }] })).rows[0]!;
+    await inv.dhcpReservations.update(moved.id, { subnet_id: 61, ip: '10.164.3.250' }, {}, alice);
+    // Then more API reservation deletes than the old check looked at (the newest 1000), all in subnet 61.
+    const hex = (n: number) => n.toString(16).padStart(2, '0');
+    const rows = Array.from({ length: 1001 }, (_, i) => ({ subnet_id: 61, mac: `02:61:00:00:${hex((i + 1) >> 8)}:${hex((i + 1) & 255)}`, ip: `10.164.${(i + 1) >> 8}.${(i + 1) & 255}` }));
+    const made = await inv.dhcpReservations.bulkCreate(rows, alice);
+    await inv.dhcpReservations.bulkDelete(made.rows.map((x) => x.id), {}, alice);
+
+    await sync.seed(file(150));
+    assert.equal(warned(60), 1, JSON.stringify(logs.filter((l) => Number(l.level) >= 40)));
+    assert.equal(warned(62), 1);
+    assert.deepEqual(await pools(60), ['10.160.0.100-10.160.0.199'], 'the API-owned copy is served, not overwritten');
+    assert.deepEqual(await pools(62), ['10.162.0.100-10.162.0.199']);
+
+    // Handed back to the file (deleted through the API, seeded again): the file's from then on.
+    await inv.dhcpSubnets.delete(60, { cascade: true }, alice);
+    await sync.seed(file(150));
+    await sync.seed(file(120));
+    assert.deepEqual(await pools(60), ['10.160.0.120-10.160.0.199'], 'the file wins again');
+    assert.equal(warned(60), 1, 'no new warning');
+    for (const id of [60, 61, 62]) await inv.dhcpSubnets.delete(id, { cascade: true });
+  });
+
   it('seeding the full example file and comparing it again finds no difference', async () => {
     const { inv } = env();
     const example = parseConfigText(readFileSync(join(packageRoot(), 'examples', 'dcplane.example.json'), 'utf8')).dhcp;

@@ -231,7 +231,9 @@ async function runBackend(backend: 'sqlite' | 'postgres', opts: Options, cleanup
   let daemon: Daemon | undefined;
   try {
     console.error(`${backend}: starting dcplane serve (${backend === 'postgres' ? `schema ${schema}` : dir})`);
-    daemon = await startDaemon(process.execPath, dcplaneNodeArgs(['serve', '--config', configFile, '--data-dir', join(dir, 'data')]), {
+    // DCPLANE_NODE_ARGS passes flags to dcplane's node ("--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server under autocannon).
+    const nodeArgs = (process.env['DCPLANE_NODE_ARGS'] ?? '').split(/\s+/).filter((a) => a !== '');
+    daemon = await startDaemon(process.execPath, [...nodeArgs, ...dcplaneNodeArgs(['serve', '--config', configFile, '--data-dir', join(dir, 'data')])], {
       name: `dcplane (${backend})`,
       env: { ...process.env, DCPLANE_ADMIN_PASSWORD: ADMIN_PASSWORD },
       ready: /api ready/,
@@ -265,11 +267,14 @@ async function runBackend(backend: 'sqlite' | 'postgres', opts: Options, cleanup
     const sample = must(await api(base, token, 'GET', `/api/v1/servers?ordering=id&limit=1000&offset=${Math.floor(opts.servers / 2)}&brief=1`), 200, 'ids');
     const ids = (sample['results'] as { id: number }[]).map((r) => r.id);
     const deep = Math.max(0, opts.servers - 50);
+    // A cursor naming the row before the last page: a keyset page at the deepest point.
+    const deepCursor = must(await api(base, token, 'GET', `/api/v1/servers?limit=1&offset=${Math.max(0, deep - 1)}&cursor=&brief=1`), 200, 'cursor')['next'] as string | null;
     const cases: Case[] = [
       { name: 'list, page of 50 (offset 0)', paths: ['/api/v1/servers?limit=50'] },
       { name: 'list, offset 5,000', paths: ['/api/v1/servers?limit=50&offset=5000'] },
       { name: 'list, offset 50,000', paths: [`/api/v1/servers?limit=50&offset=${Math.floor(opts.servers / 2)}`] },
       { name: 'list, last page', paths: [`/api/v1/servers?limit=50&offset=${deep}`] },
+      ...(deepCursor === null ? [] : [{ name: 'list, last page by cursor', paths: [deepCursor.replace('limit=1', 'limit=50').replace('&brief=1', '')] }]),
       { name: 'filter status=active&rack_id=R', paths: [`/api/v1/servers?status=active&rack_id=${midRack}&limit=50`] },
       { name: 'filter status=active (1/2 of rows)', paths: ['/api/v1/servers?status=active&limit=50'] },
       { name: 'filter name__ic=srv-0500', paths: ['/api/v1/servers?name__ic=srv-0500&limit=50'] },

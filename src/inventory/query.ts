@@ -155,8 +155,9 @@ export interface CompiledList {
   readonly filtered: boolean;
   /**
    * Read the page from the matching rows (gathered through the filters' indexes, then sorted)
-   * rather than by walking an index in the list's order and testing each row. Set for a search
-   * (`q`, `__ic`, `__nic`, `__isw`, `__iew`): its matches cluster anywhere in the order (`SN0004`
+   * rather than by walking an index in the list's order and testing each row. Set for a search of
+   * 3 characters or more (`q`, `__ic`, `__isw`, `__iew`), which trigram indexes gather (pg_trgm,
+   * SQLite FTS5): its matches cluster anywhere in the order (`SN0004`
    * is 10,000 servers named srv-04…), where the planner's guess that they are spread evenly had
    * PostgreSQL walk 40,000 rows of the name index for 50. Gathering them (a trigram index on
    * PostgreSQL) costs what counting them costs anyway, whatever the spread.
@@ -276,7 +277,9 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     if (!(LOOKUPS as readonly string[]).includes(lookup)) return void bad(path, `unknown lookup ${JSON.stringify(lookup)}`);
     if (!lookupsFor(f).has(lookup)) return void bad(path, `lookup ${lookup} does not apply to a ${f.kind} field`);
     const col = sql.ref(flt.field);
-    if (lookup === 'ic' || lookup === 'nic' || lookup === 'isw' || lookup === 'iew') search = true;
+    // A search an index of trigrams can gather (3 characters or more; not a negation, which matches
+    // most rows, where walking the order's index finds a page sooner).
+    if ((lookup === 'ic' || lookup === 'isw' || lookup === 'iew') && typeof flt.value === 'string' && [...flt.value].length >= 3) search = true;
     if ((lookup === 'ic' || lookup === 'isw' || lookup === 'iew') && typeof flt.value === 'string') {
       const pre = trigramPrefilter(spec, dialect, [flt.field], flt.value);
       if (pre !== undefined) conds.push(pre);
@@ -355,7 +358,7 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
       const pre = trigramPrefilter(spec, dialect, spec.search, q.q.trim());
       if (pre !== undefined) conds.push(pre);
       conds.push(sql`(${sql.join(spec.search.map((c) => like(dialect, sql.ref(c), pattern)), sql` or `)})`);
-      search = true;
+      if ([...q.q.trim()].length >= 3) search = true;
     }
   }
 

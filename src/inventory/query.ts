@@ -4,7 +4,7 @@ import type { DialectInfo } from '../db/database.js';
 import { SQLITE_TRIGRAM_TABLES } from '../db/migrations.js';
 import { InventoryError, InventoryErrorCode, issue } from './errors.js';
 import type { InventoryIssue } from './errors.js';
-import { NUL_MESSAGE, checkValue, enumToken, hasNul, normalizeMac } from './fields.js';
+import { NUL_MESSAGE, SYSTEM_COLUMNS, checkValue, enumToken, hasNul, normalizeMac } from './fields.js';
 import type { FieldDef } from './fields.js';
 import type { TenancyDef } from './resource.js';
 
@@ -374,16 +374,18 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
     const f = spec.columns.get(name);
     if (f === undefined || !filterable(f)) return void bad(`ordering[${i}]`, `cannot order by ${JSON.stringify(o)}`);
     if (name === 'id') hasId = true;
-    if (!hasId || name === 'id') keys.push({ name, desc, nullable: f.nullable === true });
+    // Never null: a system column, or a field the API requires or defaults (it refuses null for it).
+    const notNull = (SYSTEM_COLUMNS as readonly string[]).includes(name) || (f.nullable !== true && (f.required === true || f.default !== undefined));
+    if (!hasId || name === 'id') keys.push({ name, desc, nullable: !notNull });
   });
   // A total order, so pages never repeat or skip a row. Ties go by id in the direction of the last
   // key, so one index on (column, id) serves the column both ways (read forwards or backwards).
   if (!hasId) keys.push({ name: 'id', desc: keys.at(-1)?.desc ?? false, nullable: false });
   // Nulls last ascending and first descending on both backends (PostgreSQL's default; SQLite's is the opposite).
-  // id is never null, and SQLite walks its rowid in order only without a nulls clause (with one it
-  // sorted the whole table to read a page from the end).
+  // A column that is never null takes no nulls clause: SQLite walks an index backwards at full speed
+  // only without one (with one it sorted the whole table for rowid, and stepped 4x slower on a name).
   const orderOf = (flip: boolean) =>
-    sql.join(keys.map((k) => sql`${sql.ref(k.name)} ${sql.raw(k.name === 'id' ? (k.desc !== flip ? 'desc' : 'asc') : k.desc !== flip ? 'desc nulls first' : 'asc nulls last')}`));
+    sql.join(keys.map((k) => sql`${sql.ref(k.name)} ${sql.raw(k.desc !== flip ? (k.nullable ? 'desc nulls first' : 'desc') : k.nullable ? 'asc nulls last' : 'asc')}`));
 
   const limit = q.limit ?? DEFAULT_LIMIT;
   const offset = q.offset ?? 0;

@@ -32,6 +32,12 @@
  *    dgram's allocation, address string and callback per datagram per
  *    socket. A boot storm's hundreds of transfer sockets cost one callback
  *    per event-loop turn.
+ *  - A pump on a member (pumpArm/pumpCollect): the steady state of a
+ *    lock-step read answered in C. An in-order ACK of the block last sent
+ *    makes the addon send the next block (from a Buffer, or read ahead from
+ *    a file descriptor) without a call into JS; anything else (another
+ *    packet, the final ACK, a failed read or send) stops the pump and goes
+ *    to JS, which collects what the pump did before it handles it.
  *
  * Errors are thrown as JS errors with `code` set to the errno name and
  * `syscall` to the call that failed.
@@ -53,6 +59,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/epoll.h>
+#include <time.h>
+#include <sched.h>
 
 static const char *errno_name(int err) {
   switch (err) {
@@ -804,22 +812,173 @@ static napi_value send_packets(napi_env env, napi_callback_info info) {
 #define GROUP_TRUNCATED 1
 #define GROUP_WRITABLE 2
 #define GROUP_ERROR 3
+/* The member's pump stopped: JS collects it (pumpCollect) before the entries after this one. */
+#define GROUP_PUMP 4
 #define GROUP_EVENTS 128
 /* Datagrams read from one socket per round: one busy socket (a windowed upload) cannot crowd out the others. */
 #define GROUP_PER_SOCKET 16
 /* epoll_wait rounds per readiness of the set before the loop gets a turn (timers, the request socket). */
 #define GROUP_ROUNDS 4
 
+/*
+ * A pump: what a lock-step read needs to answer ACK n with DATA n + 1 by
+ * itself. Block numbers are logical (not wrapped to 16 bits); `sent` is the
+ * last block on the wire, acknowledged up to sent - 1. JS hands this state
+ * over with pumpArm after its own send and takes it back with pumpCollect.
+ */
+typedef struct {
+  int armed;
+  int fd;
+  uint32_t client_ip;   /* host order */
+  uint32_t client_port;
+  /* The file: bytes in memory (held by data_ref), or a descriptor read ahead into ra. */
+  const uint8_t *data;
+  napi_ref data_ref;
+  int file_fd;
+  uint8_t *ra;
+  uint64_t ra_at;
+  size_t ra_len;
+  uint64_t size;
+  uint32_t blksize;
+  uint64_t last_block;
+  uint64_t sent;
+  uint8_t *pkt;
+  uint32_t pkt_cap;
+  uint64_t sent_at_ns;
+  /* Karn: the ACK of `sent` may be timed (its block was sent once). */
+  int sample_next;
+  /* Since the last pumpCollect. */
+  uint32_t steps;
+  int64_t rtt_ns;
+  int send_errno;
+  /* Blocks to go before pump_follow yields again. */
+  uint32_t yield_skip;
+} pump_t;
+
+/* Bytes a pump reads from its file at once (one pread per ~44 blocks of 1468). */
+#define PUMP_READ_AHEAD (64 * 1024)
+
 typedef struct {
   poller_t p;
   int epfd;
+  /* Pumps by descriptor number (a member's fd is unique while it is a member). */
+  pump_t **pumps;
+  uint32_t npumps;
 } group_t;
+
+/* Longest a loop turn follows one pumped transfer (pump_follow). */
+#define PUMP_TURN_NS 1000000u
+/* Blocks a pump goes without yielding after a yield found no ACK or took too long. */
+#define PUMP_YIELD_BACKOFF 256u
+/* A yield and read longer than this gave the CPU to other work, not just to the client. */
+#define PUMP_YIELD_MAX_NS 50000u
+
+static uint64_t mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void pump_free(napi_env env, pump_t *pp) {
+  if (pp == NULL) return;
+  if (pp->data_ref != NULL) napi_delete_reference(env, pp->data_ref);
+  free(pp->ra);
+  free(pp->pkt);
+  free(pp);
+}
+
+static void group_free_pump(group_t *g, int fd) {
+  if (fd < 0 || (uint32_t)fd >= g->npumps || g->pumps[fd] == NULL) return;
+  pump_free(g->p.env, g->pumps[fd]);
+  g->pumps[fd] = NULL;
+}
 
 static void group_stop(group_t *g) {
   if (g->p.stopped) return;
   int epfd = g->epfd;
+  for (uint32_t i = 0; i < g->npumps; i++) group_free_pump(g, (int)i);
+  free(g->pumps);
+  g->pumps = NULL;
+  g->npumps = 0;
   poller_stop(&g->p);
   close(epfd);
+}
+
+static pump_t *armed_pump(group_t *g, int fd) {
+  if (fd < 0 || (uint32_t)fd >= g->npumps) return NULL;
+  pump_t *pp = g->pumps[fd];
+  return pp != NULL && pp->armed ? pp : NULL;
+}
+
+/* Copies `len` file bytes at `off` into dst; 0, or -1 when the file has fewer (it shrank) or cannot be read. */
+static int pump_read(pump_t *pp, uint64_t off, size_t len, uint8_t *dst) {
+  if (len == 0) return 0;
+  if (pp->data != NULL) {
+    memcpy(dst, pp->data + off, len);
+    return 0;
+  }
+  if (off < pp->ra_at || off + len > pp->ra_at + pp->ra_len) {
+    if (pp->ra == NULL && (pp->ra = malloc(PUMP_READ_AHEAD)) == NULL) return -1;
+    uint64_t want = pp->size - off < PUMP_READ_AHEAD ? pp->size - off : PUMP_READ_AHEAD;
+    size_t got = 0;
+    while (got < want) {
+      ssize_t r = pread(pp->file_fd, pp->ra + got, want - got, (off_t)(off + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += (size_t)r;
+    }
+    pp->ra_at = off;
+    pp->ra_len = got;
+    if (got < len) {
+      pp->ra_len = 0;
+      return -1;
+    }
+  }
+  memcpy(dst, pp->ra + (off - pp->ra_at), len);
+  return 0;
+}
+
+#define PUMP_SURFACE 0   /* not the pump's: stopped, the datagram goes to JS */
+#define PUMP_TAKEN 1     /* answered */
+#define PUMP_TAKEN_STOP 2 /* answered, but the next block could not be sent: stopped */
+
+/* Answers an in-order ACK of the last block sent with the next block; anything else stops the pump. */
+static int pump_take(pump_t *pp, const uint8_t *buf, uint32_t len, const struct sockaddr_in *from) {
+  if (len < 4 || buf[0] != 0 || buf[1] != 4 || ntohl(from->sin_addr.s_addr) != pp->client_ip || ntohs(from->sin_port) != pp->client_port ||
+      (((uint32_t)buf[2] << 8) | buf[3]) != (uint32_t)(pp->sent & 0xffff) || pp->sent >= pp->last_block) {
+    pp->armed = 0;
+    return PUMP_SURFACE;
+  }
+  uint64_t b = pp->sent + 1;
+  uint64_t off = (b - 1) * (uint64_t)pp->blksize;
+  size_t n = off >= pp->size ? 0 : (pp->size - off < pp->blksize ? (size_t)(pp->size - off) : pp->blksize);
+  /* The file shrank: JS reads it too and fails the transfer with its ERROR. */
+  if (pump_read(pp, off, n, pp->pkt + 4) < 0) {
+    pp->armed = 0;
+    return PUMP_SURFACE;
+  }
+  pp->pkt[0] = 0;
+  pp->pkt[1] = 3;
+  pp->pkt[2] = (uint8_t)((b >> 8) & 0xff);
+  pp->pkt[3] = (uint8_t)(b & 0xff);
+  uint64_t now = mono_ns();
+  if (pp->sample_next) pp->rtt_ns = (int64_t)(now - pp->sent_at_ns);
+  ssize_t r;
+  do {
+    r = send(pp->fd, pp->pkt, 4 + n, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  pp->sent = b;
+  pp->steps++;
+  pp->sent_at_ns = now;
+  pp->sample_next = 1;
+  if (r < 0) {
+    /* JS sends it again (EAGAIN: queued until writable) or reports the refusal, as for its own sends. */
+    pp->send_errno = errno;
+    pp->sample_next = 0;
+    pp->armed = 0;
+    return PUMP_TAKEN_STOP;
+  }
+  return PUMP_TAKEN;
 }
 
 static void group_cleanup_hook(void *arg) {
@@ -836,6 +995,64 @@ static uint32_t *group_entry(group_t *g, uint32_t i, uint32_t id, uint32_t kind,
   return m;
 }
 
+/*
+ * Turns datagrams base..base+n of member `id` into batch entries from index
+ * `used` on, through its pump when armed (slot used is then free: base is
+ * used + 1). Returns the new `used`.
+ */
+static uint32_t group_take(group_t *g, uint32_t id, pump_t *pp, uint32_t used, uint32_t base, int n, struct mmsghdr *msgs, struct sockaddr_in *addrs) {
+  for (int k = 0; k < n; k++) {
+    int trunc = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+    uint8_t *slot = g->p.slab + (size_t)(base + (uint32_t)k) * g->p.slot_bytes;
+    if (pp != NULL && pp->armed) {
+      int took = trunc ? (pp->armed = 0, PUMP_SURFACE) : pump_take(pp, slot, msgs[k].msg_len, &addrs[k]);
+      if (took == PUMP_TAKEN) continue;
+      group_entry(g, used++, id, GROUP_PUMP, 0);
+      if (took == PUMP_TAKEN_STOP) continue;
+    }
+    /* Entry i's bytes are in slot i: a datagram moves down over the ones the pump answered. */
+    if (used != base + (uint32_t)k) memmove(g->p.slab + (size_t)used * g->p.slot_bytes, slot, trunc ? 0 : msgs[k].msg_len);
+    uint32_t *m = group_entry(g, used++, id, trunc ? GROUP_TRUNCATED : GROUP_DATAGRAM, msgs[k].msg_len);
+    m[3] = ntohl(addrs[k].sin_addr.s_addr);
+    m[4] = ntohs(addrs[k].sin_port);
+  }
+  return used;
+}
+
+/*
+ * A lock-step client on this host (a VM or container on a bridge, a test,
+ * a bench) is woken by the pump's send onto this CPU, and runs once this
+ * thread gives the CPU up. When this transfer is the only ready socket, the
+ * pump yields it (sched_yield: no spinning, it returns at once when nothing
+ * else is runnable) and reads the socket once more before going back to
+ * epoll: the client's next ACK is usually there by then, and the round trip
+ * costs no epoll wake-up and no event-loop turn on this side. A yield that
+ * finds nothing (a client across a network), or that gave the CPU away for
+ * longer than PUMP_YIELD_MAX_NS (a busy host: other work ran first), turns
+ * yielding off for the next PUMP_YIELD_BACKOFF blocks, so such a transfer
+ * costs one wasted yield and read per that many blocks. At most
+ * PUMP_TURN_NS per loop turn (*turn_end), so timers and the other sockets
+ * wait no longer.
+ */
+static uint32_t pump_follow(group_t *g, uint32_t id, int fd, pump_t *pp, uint32_t used, struct mmsghdr *msgs, struct iovec *iov, struct sockaddr_in *addrs, uint64_t *turn_end) {
+  while (pp->armed && g->p.slots - used >= 3) {
+    if (pp->yield_skip > 0) {
+      pp->yield_skip--;
+      break;
+    }
+    uint64_t now = mono_ns();
+    if (*turn_end == 0) *turn_end = now + PUMP_TURN_NS;
+    else if (now >= *turn_end) break;
+    sched_yield();
+    int r = recv_into_slots(&g->p, fd, used + 1, 1, msgs, iov, addrs);
+    if (r <= 0 || mono_ns() - now > PUMP_YIELD_MAX_NS) pp->yield_skip = PUMP_YIELD_BACKOFF;
+    /* Nothing yet (or an error, which epoll reports again): sleep in epoll. */
+    if (r <= 0) break;
+    used = group_take(g, id, pp, used, used + 1, r, msgs, addrs);
+  }
+  return used;
+}
+
 static void on_group_poll(uv_poll_t *h, int status, int events) {
   group_t *g = h->data;
   (void)events;
@@ -849,6 +1066,7 @@ static void on_group_poll(uv_poll_t *h, int status, int events) {
   struct mmsghdr msgs[GROUP_PER_SOCKET];
   struct iovec iov[GROUP_PER_SOCKET];
   struct sockaddr_in addrs[GROUP_PER_SOCKET];
+  uint64_t turn_end = 0;
   for (int round = 0; round < GROUP_ROUNDS && !g->p.stopped; round++) {
     int nev;
     do {
@@ -870,20 +1088,18 @@ static void on_group_poll(uv_poll_t *h, int status, int events) {
         if (soerr != 0) group_entry(g, used++, id, GROUP_ERROR, (uint32_t)soerr);
       }
       if (ev & EPOLLIN) {
-        uint32_t room = g->p.slots - used - 1;
+        pump_t *pp = armed_pump(g, fd);
+        /* With a pump, slot `used` is kept for the entry that says it stopped (at most one per read: it stays stopped). */
+        uint32_t base = used + (pp != NULL ? 1 : 0);
+        uint32_t room = g->p.slots - base - 1;
         uint32_t cap = room < GROUP_PER_SOCKET ? room : GROUP_PER_SOCKET;
-        int n = recv_into_slots(&g->p, fd, used, cap, msgs, iov, addrs);
+        int n = recv_into_slots(&g->p, fd, base, cap, msgs, iov, addrs);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
           /* A connected socket returns a pending ICMP error (ECONNREFUSED) once, in place of a datagram. */
           group_entry(g, used++, id, GROUP_ERROR, (uint32_t)errno);
         }
-        for (int k = 0; k < n; k++) {
-          int trunc = (msgs[k].msg_hdr.msg_flags & MSG_TRUNC) != 0;
-          uint32_t *m = group_entry(g, used + (uint32_t)k, id, trunc ? GROUP_TRUNCATED : GROUP_DATAGRAM, msgs[k].msg_len);
-          m[3] = ntohl(addrs[k].sin_addr.s_addr);
-          m[4] = ntohs(addrs[k].sin_port);
-        }
-        if (n > 0) used += (uint32_t)n;
+        used = group_take(g, id, pp, used, base, n, msgs, addrs);
+        if (nev == 1 && pp != NULL && pp->armed) used = pump_follow(g, id, fd, pp, used, msgs, iov, addrs, &turn_end);
       }
       if (ev & EPOLLOUT) group_entry(g, used++, id, GROUP_WRITABLE, 0);
     }
@@ -927,6 +1143,8 @@ static int group_ctl(napi_env env, napi_callback_info info, int op, const char *
     return -1;
   }
   if (g->p.stopped) return 0;
+  /* A member's pump goes with it: the number may belong to another socket once closed. */
+  if (op == EPOLL_CTL_DEL) group_free_pump(g, fd);
   struct epoll_event ev;
   memset(&ev, 0, sizeof ev);
   ev.events = EPOLLIN | (writable ? EPOLLOUT : 0);
@@ -956,6 +1174,148 @@ static napi_value group_remove(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * pumpArm(handle, fd, source: Uint8Array | number (a file descriptor), size,
+ *         blksize, lastBlock, sent, clientIp (host order), clientPort,
+ *         sampleFirst): boolean
+ *
+ * Member fd (connected to the client) answers the client's ACK of block
+ * `sent` (logical) with DATA sent + 1 itself, and so on, until a packet that
+ * is not the in-order ACK of a block before lastBlock arrives (the final
+ * ACK included), a read or a send fails: then it stops and the batch has a
+ * GROUP_PUMP entry for fd before that packet. A Uint8Array source is held
+ * until the pump is re-armed or its member removed; a descriptor must stay
+ * open while the pump is armed. sampleFirst: block `sent` left once, so its
+ * ACK's round trip is a sample.
+ */
+static napi_value pump_arm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value argv[10];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "pumpArm(handle, fd, source, size, blksize, lastBlock, sent, clientIp, clientPort, sampleFirst)";
+  group_t *g = argc >= 10 ? get_external(env, argv[0]) : NULL;
+  int32_t fd = -1, file_fd = -1;
+  int64_t size = 0, last_block = 0, sent = 0;
+  uint32_t blksize = 0, ip = 0, port = 0;
+  bool sample = false, is_ta = false;
+  void *data = NULL;
+  size_t data_len = 0;
+  napi_valuetype st;
+  if (g == NULL || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 || napi_typeof(env, argv[2], &st) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &size) != napi_ok || size < 0 || napi_get_value_uint32(env, argv[4], &blksize) != napi_ok ||
+      blksize == 0 || blksize > 65464 || napi_get_value_int64(env, argv[5], &last_block) != napi_ok || napi_get_value_int64(env, argv[6], &sent) != napi_ok ||
+      sent < 1 || last_block < sent || (uint64_t)last_block != (uint64_t)size / blksize + 1 || napi_get_value_uint32(env, argv[7], &ip) != napi_ok ||
+      napi_get_value_uint32(env, argv[8], &port) != napi_ok || port == 0 || port > 65535 || napi_get_value_bool(env, argv[9], &sample) != napi_ok) {
+    napi_throw_type_error(env, "EINVAL", usage);
+    return NULL;
+  }
+  if (st == napi_number) {
+    if (napi_get_value_int32(env, argv[2], &file_fd) != napi_ok || file_fd < 0) { napi_throw_type_error(env, "EINVAL", usage); return NULL; }
+  } else {
+    napi_typedarray_type tt;
+    if (napi_is_typedarray(env, argv[2], &is_ta) != napi_ok || !is_ta ||
+        napi_get_typedarray_info(env, argv[2], &tt, &data_len, &data, NULL, NULL) != napi_ok || tt != napi_uint8_array || (uint64_t)data_len < (uint64_t)size) {
+      napi_throw_type_error(env, "EINVAL", usage);
+      return NULL;
+    }
+  }
+  napi_value out;
+  if (g->p.stopped) {
+    napi_get_boolean(env, false, &out);
+    return out;
+  }
+  if ((uint32_t)fd >= g->npumps) {
+    uint32_t n = g->npumps == 0 ? 64 : g->npumps;
+    while (n <= (uint32_t)fd) n *= 2;
+    pump_t **grown = realloc(g->pumps, n * sizeof *grown);
+    if (grown == NULL) return throw_errno(env, "realloc", ENOMEM);
+    memset(grown + g->npumps, 0, (n - g->npumps) * sizeof *grown);
+    g->pumps = grown;
+    g->npumps = n;
+  }
+  pump_t *pp = g->pumps[fd];
+  if (pp == NULL) {
+    if ((pp = calloc(1, sizeof *pp)) == NULL) return throw_errno(env, "calloc", ENOMEM);
+    pp->file_fd = -1;
+    g->pumps[fd] = pp;
+  }
+  if (pp->pkt_cap < 4 + blksize) {
+    uint8_t *pkt = realloc(pp->pkt, 4 + blksize);
+    if (pkt == NULL) return throw_errno(env, "realloc", ENOMEM);
+    pp->pkt = pkt;
+    pp->pkt_cap = 4 + blksize;
+  }
+  if (pp->data_ref != NULL) {
+    napi_delete_reference(env, pp->data_ref);
+    pp->data_ref = NULL;
+  }
+  if (file_fd != pp->file_fd || data != NULL) pp->ra_len = 0;
+  pp->data = data;
+  pp->file_fd = data != NULL ? -1 : file_fd;
+  if (data != NULL) napi_create_reference(env, argv[2], 1, &pp->data_ref);
+  pp->fd = fd;
+  pp->client_ip = ip;
+  pp->client_port = port;
+  pp->size = (uint64_t)size;
+  pp->blksize = blksize;
+  pp->last_block = (uint64_t)last_block;
+  pp->sent = (uint64_t)sent;
+  pp->sent_at_ns = mono_ns();
+  pp->sample_next = sample;
+  pp->steps = 0;
+  pp->rtt_ns = -1;
+  pp->send_errno = 0;
+  pp->armed = 1;
+  napi_get_boolean(env, true, &out);
+  return out;
+}
+
+/*
+ * pumpCollect(handle, fd, disarm: boolean, out: Float64Array(3)): number
+ *
+ * How many ACKs the pump of member fd answered since it was armed or last
+ * collected (each sent one new block; the last block it sent is sent + steps).
+ * out[0]: ms since the pump's last send; out[1]: the round trip of the last
+ * ACK it timed, in ms (-1: none); out[2]: errno of the last send when it
+ * failed (that block did not leave), else 0. disarm: it answers nothing more.
+ */
+static napi_value pump_collect(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  group_t *g = argc >= 4 ? get_external(env, argv[0]) : NULL;
+  int32_t fd = -1;
+  bool disarm = false, is_ta = false;
+  napi_typedarray_type tt;
+  size_t len = 0;
+  void *outp = NULL;
+  if (g == NULL || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 || napi_get_value_bool(env, argv[2], &disarm) != napi_ok ||
+      napi_is_typedarray(env, argv[3], &is_ta) != napi_ok || !is_ta || napi_get_typedarray_info(env, argv[3], &tt, &len, &outp, NULL, NULL) != napi_ok ||
+      tt != napi_float64_array || len < 3) {
+    napi_throw_type_error(env, "EINVAL", "pumpCollect(handle, fd, disarm, out)");
+    return NULL;
+  }
+  double *o = outp;
+  uint32_t steps = 0;
+  o[0] = 0;
+  o[1] = -1;
+  o[2] = 0;
+  pump_t *pp = !g->p.stopped && (uint32_t)fd < g->npumps ? g->pumps[fd] : NULL;
+  if (pp != NULL) {
+    steps = pp->steps;
+    o[0] = (double)(mono_ns() - pp->sent_at_ns) / 1e6;
+    o[1] = pp->rtt_ns < 0 ? -1 : (double)pp->rtt_ns / 1e6;
+    o[2] = pp->send_errno;
+    pp->steps = 0;
+    pp->rtt_ns = -1;
+    pp->send_errno = 0;
+    if (disarm) pp->armed = 0;
+  }
+  napi_value out;
+  napi_create_uint32(env, steps, &out);
+  return out;
+}
+
 /* stopGroup(handle): no callback runs after it; the members stay open (their owners close them). */
 static napi_value stop_group(napi_env env, napi_callback_info info) {
   group_t *g = handle_arg(env, info, "stopGroup(handle)");
@@ -983,6 +1343,8 @@ static napi_value init(napi_env env, napi_value exports) {
     { "groupWatchWritable", NULL, group_watch_writable, NULL, NULL, NULL, napi_default, NULL },
     { "groupRemove", NULL, group_remove, NULL, NULL, NULL, napi_default, NULL },
     { "stopGroup", NULL, stop_group, NULL, NULL, NULL, napi_default, NULL },
+    { "pumpArm", NULL, pump_arm, NULL, NULL, NULL, napi_default, NULL },
+    { "pumpCollect", NULL, pump_collect, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

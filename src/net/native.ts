@@ -93,6 +93,39 @@ export interface NativeNet {
   groupRemove(group: GroupHandle, fd: number): void;
   /** No callback runs after it; members stay open. */
   stopGroup(group: GroupHandle): void;
+  /**
+   * Has member `fd` (connected to clientIp (host order):clientPort) answer
+   * the steady state of a lock-step TFTP read itself: the in-order ACK of
+   * block `sent` (logical number, the last block on the wire) is answered
+   * with DATA sent + 1 read from `source` (the file's bytes, or a descriptor
+   * read ahead with pread), with no call into JS, and so on. Any other
+   * packet, the ACK of lastBlock, a short read or a failed send stops it: a
+   * GROUP_KIND.PUMP entry for fd then precedes that packet's entry in the
+   * batch. `sampleFirst`: block `sent` left once (its ACK's round trip is a
+   * sample). A descriptor source must stay open while armed; a Uint8Array is
+   * held by the addon until re-armed or the member is removed. Returns false
+   * when the group is stopped.
+   */
+  pumpArm(
+    group: GroupHandle,
+    fd: number,
+    source: Uint8Array | number,
+    size: number,
+    blksize: number,
+    lastBlock: number,
+    sent: number,
+    clientIp: number,
+    clientPort: number,
+    sampleFirst: boolean,
+  ): boolean;
+  /**
+   * The ACKs member fd's pump answered since armed or last collected (each
+   * put one new block on the wire); out[0] = ms since its last send, out[1]
+   * = the last timed round trip in ms (-1: none), out[2] = errno of the last
+   * send when it failed (that block did not leave; 0 otherwise). `disarm`
+   * stops it. 0 for a member without a pump.
+   */
+  pumpCollect(group: GroupHandle, fd: number, disarm: boolean, out: Float64Array): number;
 }
 
 /** An addon socket group (opaque). */
@@ -100,7 +133,7 @@ export type GroupHandle = { readonly __brand: 'dcplane-group' };
 
 /** Words per entry of a group batch, and the entry kinds (native/dcplane_net.c). */
 export const GROUP_FIELDS = 5;
-export const GROUP_KIND = { DATAGRAM: 0, TRUNCATED: 1, WRITABLE: 2, ERROR: 3 } as const;
+export const GROUP_KIND = { DATAGRAM: 0, TRUNCATED: 1, WRITABLE: 2, ERROR: 3, PUMP: 4 } as const;
 
 /** An addon receiver (opaque). */
 export type ReceiverHandle = { readonly __brand: 'dcplane-receiver' };
@@ -123,6 +156,8 @@ const REQUIRED: readonly (keyof NativeNet)[] = [
   'groupWatchWritable',
   'groupRemove',
   'stopGroup',
+  'pumpArm',
+  'pumpCollect',
 ];
 
 const ADDON = join('build', 'Release', 'dcplane_net.node');

@@ -6,7 +6,7 @@ import { GROUP_FIELDS, GROUP_KIND, loadNative } from '../net/native.js';
 import type { GroupHandle, NativeNet } from '../net/native.js';
 import { parseIpv4 } from '../net/ipv4.js';
 import { DRAIN_WAIT_MS, PORT_ATTEMPTS } from './transfer-socket.js';
-import type { TransferSocket, TransferSocketFactory, TransferSocketRequest } from './transfer-socket.js';
+import type { PumpReport, PumpRequest, TransferSocket, TransferSocketFactory, TransferSocketRequest } from './transfer-socket.js';
 
 /** Datagrams handed to JS per batch (all transfers together). */
 const SLOTS = 32;
@@ -44,6 +44,8 @@ class NativeTransferSocket implements TransferSocket {
   private readonly clientIp: number;
   private readonly ips: Uint32Array | undefined;
   private readonly ports: Uint16Array | undefined;
+  private pumping = false;
+  private readonly report: PumpReport = { steps: 0, sinceLastSendMs: 0, rttMs: undefined, unsentErrno: 0 };
 
   constructor(
     private readonly owner: NativeTransferSockets,
@@ -78,6 +80,30 @@ class NativeTransferSocket implements TransferSocket {
 
   onError(errno: number): void {
     if (!this.closed) this.req.handlers.onError(errnoError(-errno, 'recvmmsg'));
+  }
+
+  /** The addon stopped the pump (the next entry of this socket is a packet it did not answer, if any). */
+  onPumpStopped(): void {
+    this.pumping = false;
+    if (!this.closed) this.req.handlers.onPumpStopped?.();
+  }
+
+  pump(p: PumpRequest): boolean {
+    if (!this.connected || this.closing || this.queue.length > 0) return false;
+    const o = this.owner;
+    this.pumping = o.net.pumpArm(o.group(), this.fd, p.source, p.size, p.blksize, p.lastBlock, p.sent, this.clientIp, this.req.clientPort, p.sampleFirst);
+    return this.pumping;
+  }
+
+  collectPump(disarm: boolean): PumpReport {
+    const r = this.report;
+    const out = this.owner.pumpOut;
+    r.steps = this.closed ? 0 : this.owner.net.pumpCollect(this.owner.group(), this.fd, disarm, out);
+    if (disarm) this.pumping = false;
+    r.sinceLastSendMs = out[0] as number;
+    r.rttMs = (out[1] as number) < 0 ? undefined : out[1];
+    r.unsentErrno = out[2] === 0 ? 0 : -(out[2] as number);
+    return r;
   }
 
   /** Sends packets[start..end) until the buffer is full; returns where it stopped. */
@@ -130,6 +156,8 @@ class NativeTransferSocket implements TransferSocket {
   close(): void {
     if (this.closing) return;
     this.closing = true;
+    // Its file may be closed next: the pump answers nothing more.
+    if (this.pumping) this.collectPump(true);
     if (this.queue.length === 0) this.finalClose();
     else {
       this.drainTimer = setTimeout(() => this.finalClose(), DRAIN_WAIT_MS);
@@ -160,13 +188,18 @@ class NativeTransferSocket implements TransferSocket {
  * them are members of one socket group, so the ready ones of a boot storm
  * are read in one event-loop callback with recvmmsg, and a block costs a
  * send(2) from the session's own buffer: no per-datagram allocation, address
- * string, callback or libuv request as with dgram.
+ * string, callback or libuv request as with dgram. A lock-step read in its
+ * steady state goes further: the socket's pump (pumpArm) answers each
+ * in-order ACK with the next block inside the addon, and JS hears of the
+ * transfer again only for anything else (pump(), collectPump()).
  */
 export class NativeTransferSockets implements TransferSocketFactory {
   readonly net: NativeNet;
   private handle: GroupHandle | undefined;
   private readonly slab = Buffer.allocUnsafeSlow(SLOTS * SLOT_BYTES);
   private readonly meta = new Uint32Array(SLOTS * GROUP_FIELDS);
+  /** pumpCollect's out array, shared by every socket. */
+  readonly pumpOut = new Float64Array(3);
   /** Sockets by key; member ids are 2·key (the transfer socket) and 2·key + 1 (its stranger socket). */
   private readonly sockets = new Map<number, NativeTransferSocket>();
   private nextKey = 1;
@@ -203,6 +236,7 @@ export class NativeTransferSockets implements TransferSocketFactory {
         if (kind === GROUP_KIND.DATAGRAM) s.onDatagram((id & 1) === 1, this.slab, i * SLOT_BYTES, meta[base + 2] as number, meta[base + 3] as number, meta[base + 4] as number);
         else if (kind === GROUP_KIND.WRITABLE) s.onWritable();
         else if (kind === GROUP_KIND.ERROR) s.onError(meta[base + 2] as number);
+        else if (kind === GROUP_KIND.PUMP) s.onPumpStopped();
         // TRUNCATED: longer than any TFTP packet; dropped.
       } catch (err) {
         // One transfer's failure must not cost the others in the batch their packets, nor the process.

@@ -127,6 +127,8 @@ interface Transfer {
   /** When this transfer last answered a stranger (performance.now()); -Infinity before the first. */
   strangerAnsweredAt: number;
   closing: boolean;
+  /** The socket's pump answers this read's in-order ACKs: the session lags until pumpCollect. */
+  pumping: boolean;
 }
 
 function errorCodeOf(packet: Buffer): number | undefined {
@@ -154,6 +156,7 @@ function fdSource(fd: number, size: number): BlockSource {
   let chunkLength = 0;
   return {
     size,
+    native: fd,
     read(offset, length, into, at) {
       if (length >= READ_AHEAD_BYTES) return readFully(fd, into, at, length, offset);
       if (offset < chunkAt || offset + length > chunkAt + chunkLength) {
@@ -421,6 +424,8 @@ export class TftpServer {
     if (this.main !== undefined) closeDgram(this.main);
     this.main = undefined;
     for (const t of [...this.transfers]) {
+      // The pump's blocks are counted and it stops before the ERROR goes out.
+      this.pumpCollect(t, true);
       if (!t.finished) this.sendPacket(t, encodeError(TftpErrorCode.NOT_DEFINED, 'server shutting down'));
       this.finish(t, 'failed', 'shutdown');
       this.closeTransfer(t);
@@ -798,6 +803,7 @@ export class TftpServer {
       countedResends: 0,
       strangerAnsweredAt: Number.NEGATIVE_INFINITY,
       closing: false,
+      pumping: false,
     };
     try {
       t.io = await this.socketsFor(rinfo.address).open({
@@ -813,11 +819,8 @@ export class TftpServer {
           onSent: (packet) => {
             if (session instanceof ReadSession) session.onSent(packet);
           },
-          onError: (err) => {
-            // A connected socket reports the client's ICMP port unreachable (it went away); its timer ends the transfer.
-            if (err.code === 'ECONNREFUSED') this.log.debug({ err, client: key }, 'tftp client port unreachable');
-            else this.log.warn({ err, client: key }, 'tftp transfer socket error');
-          },
+          onError: (err) => this.onSocketError(key, err),
+          onPumpStopped: () => this.pumpCollect(t, true),
         },
       });
     } catch (err) {
@@ -840,7 +843,42 @@ export class TftpServer {
     this.run(t, session.start(performance.now()));
   }
 
+  private onSocketError(key: string, err: NodeJS.ErrnoException): void {
+    // A connected socket reports the client's ICMP port unreachable (it went away); its timer ends the transfer.
+    if (err.code === 'ECONNREFUSED') this.log.debug({ err, client: key }, 'tftp client port unreachable');
+    else this.log.warn({ err, client: key }, 'tftp transfer socket error');
+  }
+
+  /**
+   * A lock-step read in its steady state hands its in-order ACKs to the
+   * socket's pump (the addon sends block n + 1 on ACK n without a call into
+   * JS). The session stays the authority: every other packet, the final ACK,
+   * the timer and the end of the transfer first collect what the pump did
+   * (pumpCollect), and the pump is armed again after the session has acted.
+   */
+  private pumpStart(t: Transfer): void {
+    if (t.pumping || t.finished || t.closing || this.stopped || t.io.pump === undefined) return;
+    const s = t.session;
+    if (!(s instanceof ReadSession)) return;
+    const p = s.pumpable();
+    if (p !== undefined) t.pumping = t.io.pump(p);
+  }
+
+  /** Brings the session up to date with the pump's steps; `disarm` stops the pump first. */
+  private pumpCollect(t: Transfer, disarm: boolean): void {
+    if (!t.pumping) return;
+    if (disarm) t.pumping = false;
+    const s = t.session;
+    if (t.io.collectPump === undefined || !(s instanceof ReadSession)) return;
+    const r = t.io.collectPump(disarm);
+    if (r.steps === 0) return;
+    // A block the pump could not send is sent now, as the session's own: queued on EAGAIN, reported and left to the timer otherwise.
+    const actions = s.pumped(r.steps, performance.now() - r.sinceLastSendMs, r.rttMs, r.unsentErrno !== 0);
+    if (actions.length > 0) this.run(t, actions);
+  }
+
   private onTransferPacket(t: Transfer, buf: Buffer, offset: number, length: number): void {
+    if (t.pumping) this.pumpCollect(t, true);
     const s = t.session;
     // The steady state of a read, decoded in place: ACK is opcode 4 and a block number.
     if (length >= 4 && buf[offset] === 0 && buf[offset + 1] === TftpOpcode.ACK && !t.finished && s instanceof ReadSession) {
@@ -923,8 +961,10 @@ export class TftpServer {
         this.finish(t, 'failed', a.reason);
       }
     }
-    if (!t.finished) this.arm(t);
-    else if (!t.dallying) this.closeTransfer(t);
+    if (!t.finished) {
+      this.arm(t);
+      this.pumpStart(t);
+    } else if (!t.dallying) this.closeTransfer(t);
   }
 
   private sendPacket(t: Transfer, packet: Buffer): void {
@@ -965,6 +1005,9 @@ export class TftpServer {
   private onTimer(t: Transfer): void {
     t.timer = undefined;
     if (t.finished) return;
+    // A pumped transfer's deadline moved with each block the pump sent.
+    this.pumpCollect(t, false);
+    if (t.finished) return;
     const at = t.session.nextTimeoutAt;
     if (at === undefined) return;
     const now = performance.now();
@@ -973,12 +1016,16 @@ export class TftpServer {
       this.arm(t);
       return;
     }
+    this.pumpCollect(t, true);
     this.run(t, t.session.onTimeout(Math.max(now, at)));
   }
 
   /** Metrics of progress are brought up to date per transfer at its end and for a scrape, not per packet. */
   private countAllProgress(): void {
-    for (const t of this.transfers) if (!t.finished) this.countProgress(t);
+    for (const t of this.transfers) {
+      this.pumpCollect(t, false);
+      if (!t.finished) this.countProgress(t);
+    }
   }
 
   private countProgress(t: Transfer): void {
@@ -998,6 +1045,9 @@ export class TftpServer {
   }
 
   private finish(t: Transfer, outcome: Exclude<TransferOutcome, 'refused'>, reason?: string): void {
+    if (t.finished) return;
+    // Its counters take the pump's blocks, and the pump stops before the file closes.
+    this.pumpCollect(t, true);
     if (t.finished) return;
     t.finished = true;
     if (t.timer !== undefined) clearTimeout(t.timer);

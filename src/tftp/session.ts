@@ -31,6 +31,25 @@ export interface BlockSource {
    * the transfer. Synchronous: a cached Buffer or fs.readSync on an open fd.
    */
   read(offset: number, length: number, into: Buffer, at: number): number;
+  /**
+   * The same bytes for the socket layer's pump (native-socket.ts), which
+   * reads them itself: the file's bytes in memory, or an open descriptor
+   * (read with pread). Absent: the pump is not used.
+   */
+  readonly native?: Uint8Array | number | undefined;
+}
+
+/** What ReadSession.pumpable() hands the socket layer's pump (transfer-socket.ts). */
+export interface PumpState {
+  /** The file: its bytes, or an open descriptor (kept open while the pump runs). */
+  readonly source: Uint8Array | number;
+  readonly size: number;
+  readonly blksize: number;
+  readonly lastBlock: number;
+  /** The last block on the wire (logical number); every block before it is acknowledged. */
+  readonly sent: number;
+  /** Block `sent` left once: its ACK's round trip may be sampled (Karn). */
+  readonly sampleFirst: boolean;
 }
 
 /** Where a write's bytes go, in order, each exactly once. `data` is only valid during the call. */
@@ -120,6 +139,7 @@ export interface WriteStats {
 export function bufferSource(data: Uint8Array): BlockSource {
   return {
     size: data.length,
+    native: data,
     read(offset, length, into, at) {
       const end = Math.min(offset + length, data.length);
       if (end <= offset) return 0;
@@ -330,6 +350,53 @@ export class ReadSession {
   onError(): SessionAction[] {
     if (this.state === 'done' || this.state === 'failed') return [];
     return this.fail('peer_error');
+  }
+
+  /**
+   * A lock-step read in its steady state (the last block sent is the only
+   * one unacknowledged, and has left): what the socket layer needs to answer
+   * the in-order ACKs itself, exactly as onAck would (see pumped). Undefined
+   * when it cannot (a window, the OACK or the final block outstanding, a send
+   * still queued, a source without `native`).
+   */
+  pumpable(): PumpState | undefined {
+    if (this.state !== 'sending' || this.windowsize !== 1 || this.source.native === undefined) return undefined;
+    if (this.sent >= this.lastBlock || this.acked !== this.sent - 1) return undefined;
+    const slot = this.slots[0];
+    if (slot === undefined || slot.block !== this.sent || slot.pending > 0) return undefined;
+    return { source: this.source.native, size: this.source.size, blksize: this.blksize, lastBlock: this.lastBlock, sent: this.sent, sampleFirst: !slot.resent };
+  }
+
+  /**
+   * The socket layer answered `steps` in-order ACKs after pumpable(): for
+   * each, what onAck does for the ACK of the last block sent, i.e. that
+   * block acknowledged and the next one sent (never the final ACK, which
+   * comes here). `lastSentAt`: when the last of them left; `rttMs`: the last
+   * round trip it timed. `unsent`: the last block did not leave (its send
+   * failed): the returned action sends it.
+   */
+  pumped(steps: number, lastSentAt: number, rttMs: number | undefined, unsent: boolean): SessionAction[] {
+    if (steps <= 0 || this.state !== 'sending') return [];
+    const before = this.sent;
+    this.sent += steps;
+    this.acked = this.sent - 1;
+    this.retries = 0;
+    this.stats.blocksSent += steps;
+    this.stats.bytesSent += Math.min(this.sent * this.blksize, this.source.size) - Math.min(before * this.blksize, this.source.size);
+    if (rttMs !== undefined) this.sampleRtt(rttMs);
+    this.nextTimeoutAt = lastSentAt + this.timer.after(0);
+    // The slot holds the last block sent, for a resend.
+    let slot: Slot;
+    try {
+      slot = this.fill(this.sent);
+    } catch (err) {
+      return this.fail('read_error', err instanceof ShortReadError ? undefined : err);
+    }
+    slot.sentAt = lastSentAt;
+    slot.resent = unsent;
+    if (!unsent) return [];
+    slot.pending++;
+    return [{ kind: 'send', packet: slot.packet }];
   }
 
   /** The send of `packet` completed (dgram callback): its buffer may be reused. */

@@ -2,6 +2,7 @@ import { createSocket } from 'node:dgram';
 import type { RemoteInfo, Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { PumpState } from './session.js';
 
 /**
  * A transfer's own port (its TID, RFC 1350 §4), which talks to one client.
@@ -22,6 +23,29 @@ export interface TransferSocket {
   send(packets: readonly Buffer[], count: number): number;
   /** Closes once queued sends have left (closing would drop a final ERROR), or after DRAIN_WAIT_MS. */
   close(): void;
+  /**
+   * Only the addon's connected sockets: answers the client's in-order ACKs
+   * of a lock-step read below JS (native-socket.ts). False when it cannot now
+   * (not connected, sends queued, closing). Until collectPump(true) or
+   * handlers.onPumpStopped, the session's state lags behind the wire.
+   */
+  pump?(p: PumpRequest): boolean;
+  /** What the pump did since armed or last collected (PumpReport is reused); `disarm` stops it. */
+  collectPump?(disarm: boolean): PumpReport;
+}
+
+/** A lock-step read's steady state, handed to a socket's pump (ReadSession.pumpable()). */
+export type PumpRequest = PumpState;
+
+export interface PumpReport {
+  /** In-order ACKs answered, each with the next block. */
+  steps: number;
+  /** ms since the pump's last send. */
+  sinceLastSendMs: number;
+  /** Round trip of the last ACK timed (ms), undefined when none. */
+  rttMs: number | undefined;
+  /** The last block it answered with did not leave (-errno of the failed send, 0 when it did). */
+  unsentErrno: number;
 }
 
 export interface TransferSocketHandlers {
@@ -36,6 +60,8 @@ export interface TransferSocketHandlers {
   /** A queued packet has left: its buffer may be reused. */
   onSent(packet: Buffer): void;
   onError(err: NodeJS.ErrnoException): void;
+  /** The pump stopped (a packet that is not its own follows, or its send failed): collect it now. */
+  onPumpStopped?(): void;
 }
 
 export interface TransferSocketRequest {

@@ -484,3 +484,52 @@ test('an unacknowledged OACK is resent at most maxOackRetries times, then the tr
     assert.equal(out(r2.onTimeout(now))[0]?.op, 'DATA', `resend ${i + 1}`);
   }
 });
+
+test('pumped(k) leaves a lock-step read as k in-order ACKs would: counters, deadline, and the block a timeout resends', () => {
+  const file = pattern(512 * 9 + 100);
+  const params: ReadSessionParams = { blksize: 512, windowsize: 1, maxRetries: 3, minTimeoutMs: 50 };
+  const byAck = new ReadSession(bufferSource(file), params);
+  const byPump = new ReadSession(bufferSource(file), params);
+  byAck.start(0);
+  // The socket took block 1 at once: its buffer is free (the shell's onSent).
+  for (const a of byPump.start(0)) if (a.kind === 'send') byPump.onSent(a.packet);
+  const p = byPump.pumpable();
+  assert.deepEqual(p && { sent: p.sent, lastBlock: p.lastBlock, blksize: p.blksize, size: p.size, sampleFirst: p.sampleFirst, source: p.source === file }, {
+    sent: 1, lastBlock: 10, blksize: 512, size: file.length, sampleFirst: true, source: true,
+  });
+  // ACKs 1..9 at 2 ms each: blocks 2..10, the last one short.
+  for (let b = 1; b <= 9; b++) byAck.onAck(b, 2 * b);
+  assert.deepEqual(byPump.pumped(9, 18, 2, false), [], 'nothing to send: the pump sent them');
+  assert.equal(byPump.state, 'sending');
+  assert.deepEqual({ ...byPump.stats, srttMs: undefined }, { ...byAck.stats, srttMs: undefined });
+  assert.equal(byPump.stats.blocksSent, 10);
+  assert.equal(byPump.stats.bytesSent, file.length);
+  assert.ok(byPump.stats.srttMs !== undefined, 'the round trip it timed is a sample');
+  assert.equal(byPump.pumpable(), undefined, 'the final block is out: its ACK is for the session');
+  // A timeout resends the same block from both, and the final ACK ends both.
+  const due = byPump.nextTimeoutAt as number;
+  assert.ok(due > 18);
+  assert.deepEqual(out(byPump.onTimeout(due + 5000)), out(byAck.onTimeout(due + 5000)));
+  assert.deepEqual(out(byPump.onAck(10, due + 5001)), [{ op: 'done' }]);
+});
+
+test('pumped() with the last block unsent hands it back to send; a window, an OACK outstanding or a queued send is not pumpable', () => {
+  const file = pattern(512 * 4);
+  const s = new ReadSession(bufferSource(file), { blksize: 512, windowsize: 1, timeoutMs: 1000, maxRetries: 3 });
+  for (const a of s.start(0)) if (a.kind === 'send') s.onSent(a.packet);
+  assert.notEqual(s.pumpable(), undefined);
+  const o = out(s.pumped(2, 10, undefined, true));
+  assert.deepEqual(o.map((x) => x.op === 'DATA' && x.block), [3]);
+  assert.deepEqual((o[0] as { data: Buffer }).data, file.subarray(1024, 1536));
+  assert.equal(s.stats.blocksSent, 3, 'counted once, by the pump');
+  assert.equal(s.pumpable(), undefined, 'its send is not confirmed yet');
+  const windowed = new ReadSession(bufferSource(file), { blksize: 512, windowsize: 4, timeoutMs: 1000, maxRetries: 3 });
+  windowed.start(0);
+  assert.equal(windowed.pumpable(), undefined);
+  const withOack = new ReadSession(bufferSource(file), { blksize: 512, windowsize: 1, timeoutMs: 1000, maxRetries: 3, oack: new Map([['tsize', '2048']]) });
+  withOack.start(0);
+  assert.equal(withOack.pumpable(), undefined);
+  const noNative = new ReadSession(syntheticSource(4096), { blksize: 512, windowsize: 1, timeoutMs: 1000, maxRetries: 3 });
+  noNative.start(0);
+  assert.equal(noNative.pumpable(), undefined);
+});

@@ -14,12 +14,42 @@ import { Registry } from 'prom-client';
 import { applyDefaults } from '../../src/config/defaults.js';
 import type { TftpConfig } from '../../src/config/types.js';
 import { TftpServer } from '../../src/tftp/server.js';
+import { NativeTransferSockets } from '../../src/tftp/native-socket.js';
+import { DgramTransferSockets } from '../../src/tftp/transfer-socket.js';
+import type { PumpReport, TransferSocket, TransferSocketRequest } from '../../src/tftp/transfer-socket.js';
 import { RawClient, ack, data, rrq, wrq } from './raw-client.js';
 
 let base: string;
 let root: string;
 let uploads: string;
 const servers: TftpServer[] = [];
+
+/** Which socket layer opened each transfer's socket, and the blocks the native pump sent, seen by wrapping the factories. */
+const opened: ('native' | 'dgram')[] = [];
+let pumpedBlocks = 0;
+const nativeOpen = NativeTransferSockets.prototype.open;
+const dgramOpen = DgramTransferSockets.prototype.open;
+
+function watchSockets(): void {
+  NativeTransferSockets.prototype.open = async function (this: NativeTransferSockets, req: TransferSocketRequest): Promise<TransferSocket> {
+    const socket = await nativeOpen.call(this, req);
+    opened.push('native');
+    const collect = socket.collectPump?.bind(socket);
+    if (collect !== undefined) {
+      socket.collectPump = (disarm: boolean): PumpReport => {
+        const r = collect(disarm);
+        pumpedBlocks += r.steps;
+        return r;
+      };
+    }
+    return socket;
+  };
+  DgramTransferSockets.prototype.open = async function (this: DgramTransferSockets, req: TransferSocketRequest): Promise<TransferSocket> {
+    const socket = await dgramOpen.call(this, req);
+    opened.push('dgram');
+    return socket;
+  };
+}
 
 async function start(tftp: TftpConfig): Promise<TftpServer> {
   const config = applyDefaults({ tftp: { enabled: true, root, ...tftp } }).tftp;
@@ -72,25 +102,33 @@ describe('TFTP transfer sockets', () => {
     uploads = join(base, 'uploads');
     mkdirSync(root);
     mkdirSync(uploads);
+    watchSockets();
   });
   after(async () => {
+    NativeTransferSockets.prototype.open = nativeOpen;
+    DgramTransferSockets.prototype.open = dgramOpen;
     for (const s of servers) await s.stop();
     rmSync(base, { recursive: true, force: true });
   });
 
   const families = [
-    { label: "IPv4 (the addon's sockets)", listen: '127.0.0.1:0', address: '127.0.0.1' },
-    { label: "IPv6 (dgram's sockets)", listen: '[::1]:0', address: '::1' },
-  ];
+    { label: "IPv4 (the addon's sockets)", listen: '127.0.0.1:0', address: '127.0.0.1', path: 'native' },
+    { label: "IPv6 (dgram's sockets)", listen: '[::1]:0', address: '::1', path: 'dgram' },
+  ] as const;
   for (const [i, f] of families.entries()) {
     it(`${f.label}: a lock-step read completes and a stranger gets ERROR 5 from the transfer port`, async () => {
       const server = await start({ listen: f.listen });
       const content = pattern(512 * (3 + i) + 17 * i, 31 + i);
       writeFileSync(join(root, `f${i}.bin`), content);
+      opened.length = 0;
+      pumpedBlocks = 0;
       const r = await readWithStranger(server, f.address, `f${i}.bin`);
       assert.ok(r.content.equals(content));
       assert.equal(r.strangerReply, '5 unknown transfer ID');
       assert.equal(r.strangerFrom, r.tid);
+      assert.deepEqual(opened, [f.path], `the transfer ran on ${f.path}'s sockets`);
+      // On the addon, every block after the first was the pump's answer to an in-order ACK (the stranger's ACK did not disturb it).
+      assert.equal(pumpedBlocks, f.path === 'native' ? Math.floor(content.length / 512) : 0);
     });
   }
 
@@ -98,6 +136,7 @@ describe('TFTP transfer sockets', () => {
     const server = await start({ listen: '127.0.0.1:0', timeout: 1, retries: 1 });
     writeFileSync(join(root, 'gone.bin'), pattern(4096, 3));
     const failed = new Promise<string | undefined>((resolve) => server.onTransfer((phase, rec) => phase === 'end' && rec.file === 'gone.bin' && resolve(rec.reason)));
+    opened.length = 0;
     const c = await RawClient.open();
     c.send(rrq('gone.bin'), server.port);
     assert.equal((await c.next()).op, 'DATA');
@@ -108,6 +147,7 @@ describe('TFTP transfer sockets', () => {
     writeFileSync(join(root, 'after.bin'), content);
     const r = await readWithStranger(server, '127.0.0.1', 'after.bin');
     assert.ok(r.content.equals(content));
+    assert.deepEqual(opened, ['native', 'native'], "both transfers ran on the addon's sockets");
   });
 
   it('a windowed upload: each window of DATA is read in batches from the shared buffer and written out before the next', async () => {
@@ -115,6 +155,7 @@ describe('TFTP transfer sockets', () => {
     const blksize = 1024;
     const windowsize = 8;
     const content = pattern(blksize * 20 + 100, 13);
+    opened.length = 0;
     const c = await RawClient.open();
     try {
       c.send(wrq('win.bin', 'octet', { blksize, windowsize, tsize: content.length }), server.port);
@@ -130,6 +171,7 @@ describe('TFTP transfer sockets', () => {
         assert.deepEqual(a.op === 'ACK' && a.block, last);
       }
       assert.ok(readFileSync(join(uploads, 'win.bin')).equals(content));
+      assert.deepEqual(opened, ['native'], "the upload ran on the addon's sockets");
     } finally {
       await c.close();
     }

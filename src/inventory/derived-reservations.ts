@@ -1,12 +1,13 @@
+import { sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { DhcpConfig } from '../config/types.js';
-import { cidrContains, parseCidr, parseIpv4 } from '../net/ipv4.js';
-import type { Cidr } from '../net/ipv4.js';
+import { cidrContains, formatIpv4, parseCidr, parseIpv4, prefixToMask } from '../net/ipv4.js';
+import type { Cidr, Ipv4 } from '../net/ipv4.js';
 import { reservationWriteProblems, subnetWriteProblems } from '../provisioning/dhcp-config.js';
 import type { InventoryReservation, InventorySubnet } from '../provisioning/dhcp-config.js';
 import { InventoryError, InventoryErrorCode as E, issue } from './errors.js';
 import type { InventoryErrorCode, InventoryIssue } from './errors.js';
-import { Repository, selectWhereIn } from './repository.js';
+import { Repository, columnsOf, decodeRow, selectWhereIn } from './repository.js';
 import type { DerivedRows, Executor, TxScope, WriteContext } from './repository.js';
 import type { AnyRow, ResourceDef } from './resource.js';
 
@@ -41,6 +42,24 @@ type Wanted = {
 type Change = { readonly before: AnyRow | undefined; readonly after: AnyRow | undefined };
 
 const RESERVATION_FIELDS = ['subnet_id', 'mac', 'ip', 'hostname'] as const;
+
+/** Up to this many addresses, the subnets holding them are looked up by their texts; beyond, every subnet is read. */
+const LOOKUP_ADDRESSES = 64;
+
+/**
+ * Every text a stored subnet holding `ip` can have: its network at each
+ * prefix length (the cidr format keeps the network address, so a.b.c.d/n is
+ * exact), with the one- and two-digit forms of a short prefix ("/8", "/08").
+ */
+function holdingTexts(ip: Ipv4): string[] {
+  const out: string[] = [];
+  for (let p = 0; p <= 32; p++) {
+    const net = formatIpv4((ip & prefixToMask(p)) >>> 0);
+    out.push(`${net}/${p}`);
+    if (p < 10) out.push(`${net}/0${p}`);
+  }
+  return out;
+}
 
 function subnetRow(r: AnyRow): InventorySubnet {
   return { id: r.id, subnet: String(r['subnet']), config: (r['config'] ?? {}) as Record<string, unknown> };
@@ -130,10 +149,27 @@ export class ReservationDerivation implements DerivedRows {
   private async checkSubnets(tx: TxScope, written: ReadonlySet<number>): Promise<void> {
     const file = this.dhcpFile?.();
     if (file === undefined) return;
-    const all = (await new Repository(this.resource('dhcp_subnets'), this.executor(tx)).list({ limit: 1000 })).rows as unknown as AnyRow[];
+    // Every subnet: what the written ones must compose with (overlaps, interfaces, relay addresses) may be any of them.
+    const all = await this.allSubnets(tx);
     const reservations = await selectWhereIn(tx.db, this.database.dialect, this.resource('dhcp_reservations'), 'subnet_id', [...written]);
     const problems = subnetWriteProblems(file, all.map(subnetRow), written, reservations.map(reservationRow));
     if (problems.length > 0) throw new InventoryError(problems.map((p) => issue(E.DHCP_CONFIG_INVALID, p.path, written.size > 1 ? `subnet ${p.id}: ${p.message}` : p.message)));
+  }
+
+  /** Every DHCP subnet, by id, as the transaction sees them. */
+  private async allSubnets(tx: TxScope): Promise<AnyRow[]> {
+    const def = this.resource('dhcp_subnets');
+    const cols = sql.join(columnsOf(def).map((c) => sql.ref(c)));
+    const r = await sql<Record<string, unknown>>`select ${cols} from ${sql.table(def.name)} order by ${sql.ref('id')}`.execute(tx.db);
+    return r.rows.map((raw) => decodeRow(def, this.database.dialect, raw));
+  }
+
+  /** The subnets that can hold these addresses (all of them for many addresses), through the index on the subnet's text. */
+  private async subnetsHolding(tx: TxScope, addresses: readonly unknown[]): Promise<AnyRow[]> {
+    const ips = [...new Set(addresses.flatMap((a) => (typeof a === 'string' ? [parseIpv4(a)] : [])).filter((ip): ip is Ipv4 => ip !== undefined))];
+    if (ips.length === 0) return [];
+    if (ips.length > LOOKUP_ADDRESSES) return this.allSubnets(tx);
+    return selectWhereIn(tx.db, this.database.dialect, this.resource('dhcp_subnets'), 'subnet', ips.flatMap(holdingTexts));
   }
 
   /**
@@ -143,22 +179,26 @@ export class ReservationDerivation implements DerivedRows {
   private async reconcile(tx: TxScope, ctx: WriteContext, source: ResourceDef, servers: readonly number[] | 'all'): Promise<void> {
     const dialect = this.database.dialect;
     const load = (table: string, column: string, values: readonly unknown[]) => selectWhereIn(tx.db, dialect, this.resource(table), column, values);
-    const subnetRows = (await new Repository(this.resource('dhcp_subnets'), this.executor(tx)).list({ limit: 1000 })).rows as unknown as AnyRow[];
+    let subnetRows: AnyRow[];
+    let primaries: AnyRow[];
+    let existing: AnyRow[];
+    if (servers === 'all') {
+      subnetRows = await this.allSubnets(tx);
+      primaries = await load('server_interfaces', 'is_primary', [true]);
+      existing = (await load('dhcp_reservations', 'subnet_id', subnetRows.map((s) => s.id))).filter((r) => r['server_id'] !== null);
+      // Derived rows of a subnet just deleted went with it (cascade); the rest are found through their servers.
+      const seen = new Set(existing.map((e) => e.id));
+      existing.push(...(await load('dhcp_reservations', 'server_id', primaries.map((p) => p['server_id']))).filter((r) => !seen.has(r.id)));
+    } else {
+      primaries = (await load('server_interfaces', 'server_id', servers)).filter((r) => r['is_primary'] === true);
+      existing = await load('dhcp_reservations', 'server_id', servers);
+      // Only the subnets that can hold the primary addresses matter here.
+      subnetRows = await this.subnetsHolding(tx, primaries.map((p) => p['ip']));
+    }
     const subnets = subnetRows.flatMap((r) => {
       const cidr = parseCidr(String(r['subnet']));
       return cidr === undefined ? [] : [{ row: r, cidr }];
     });
-    let primaries: AnyRow[];
-    let existing: AnyRow[];
-    if (servers === 'all') {
-      primaries = await load('server_interfaces', 'is_primary', [true]);
-      existing = (await load('dhcp_reservations', 'subnet_id', subnetRows.map((s) => s.id))).filter((r) => r['server_id'] !== null);
-      // Derived rows of a subnet just deleted went with it (cascade); the rest are found through their servers.
-      existing.push(...(await load('dhcp_reservations', 'server_id', primaries.map((p) => p['server_id']))).filter((r) => !existing.some((e) => e.id === r.id)));
-    } else {
-      primaries = (await load('server_interfaces', 'server_id', servers)).filter((r) => r['is_primary'] === true);
-      existing = await load('dhcp_reservations', 'server_id', servers);
-    }
     const serverIds = servers === 'all' ? [...new Set([...primaries.map((p) => p['server_id'] as number), ...existing.map((e) => e['server_id'] as number)])] : servers;
     const serverRows = new Map((await load('servers', 'id', serverIds)).map((s) => [s.id, s]));
     const primaryOf = new Map(primaries.map((p) => [p['server_id'] as number, p]));

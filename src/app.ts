@@ -82,41 +82,61 @@ export class Dcplane {
       apply: async (config) => this.dhcp?.reload(config),
     });
     this.dhcpInventory = dhcpInventory;
-    await dhcpInventory.seed(c.dhcp);
+    // Ahead of the seeding transaction below (on SQLite the auth store's writes would wait behind it).
     const authStore = new DbAuthStore(this.inventoryDb);
     const hasher = new PasswordHasher();
     const boot = await bootstrapAdmin({ store: authStore, hasher, dataDir: this.dataDir });
     if (boot.created) this.logger.warn({ username: boot.user.username, source: boot.source, password_file: boot.passwordFile }, 'created the first admin user');
     const tokens = { secret: await loadOrCreateSecret(this.dataDir) };
-    if (c.dhcp.enabled) {
-      this.store = await openLeaseStore({ dataDir: this.dataDir, database: c.database, commitDelayMs: c.dhcp.commit_delay_ms });
-      this.dhcp = await DhcpServer.start({ config: await dhcpInventory.compose(c.dhcp), store: this.store, logger: this.logger, registry: this.registry, onEvent: (ev) => this.events.publishLease(ev) });
-    } else {
-      this.logger.info('dhcp disabled (set dhcp.enabled and name dhcp.interfaces in the configuration to serve)');
+    // Requests that reach the API before the start has committed wait for it (they would not see the file's
+    // subnets yet); if the start is refused they are answered 503 while the API closes.
+    let started: (ok: boolean) => void = () => undefined;
+    const startCommitted = new Promise<boolean>((resolveStart) => (started = resolveStart));
+    // All or nothing, as a reload: the file's subnets are seeded in a transaction that commits only once every
+    // service has started with them and the API listens, so a start refused by the inventory, the composition,
+    // DHCP, TFTP or the API's address leaves nothing written.
+    try {
+      await dhcpInventory.seed(c.dhcp, async (compose) => {
+        if (c.dhcp.enabled) {
+          this.store = await openLeaseStore({ dataDir: this.dataDir, database: c.database, commitDelayMs: c.dhcp.commit_delay_ms });
+          this.dhcp = await DhcpServer.start({ config: await compose(), store: this.store, logger: this.logger, registry: this.registry, onEvent: (ev) => this.events.publishLease(ev) });
+        } else {
+          this.logger.info('dhcp disabled (set dhcp.enabled and name dhcp.interfaces in the configuration to serve)');
+        }
+        if (c.tftp.enabled) {
+          this.tftp = await TftpServer.start({ config: c.tftp, logger: this.logger, registry: this.registry, ipxeUrl: c.dhcp.boot?.ipxe });
+          this.tftp.onTransfer((phase, rec) => this.events.publishTransfer(phase, rec));
+          // Per-host pxelinux/GRUB files from each server's boot profile (src/provisioning/boot-files.ts).
+          registerBootFiles(this.tftp.generated, inventory, { httpBase: () => httpBaseFromIpxeUrl(this.config.dhcp.boot?.ipxe) });
+        } else {
+          this.logger.info('tftp disabled (set tftp.enabled in the configuration to serve)');
+        }
+        this.api = await buildApi({
+          logger: this.logger,
+          registry: this.registry,
+          leases: () => this.store,
+          services: () => ({ dhcp: this.dhcp === undefined ? 'disabled' : this.dhcp.failed !== undefined ? 'failed' : 'running', tftp: this.tftp !== undefined ? 'running' : 'disabled' }),
+          tftpTransfers: () => this.tftp?.transfersList() ?? [],
+          dhcpPools: () => this.dhcpPools(),
+          events: this.events,
+          version: VERSION,
+          inventory,
+          auth: { store: authStore, hasher, tokens, rateLimiter: new LoginRateLimiter() },
+        });
+        this.api.addHook('onRequest', async (_req, reply) => {
+          if (!(await startCommitted)) return reply.code(503).send({ code: 'API_ERR_INTERNAL', message: 'dcplane is not running: its start was refused', errors: [] });
+          return undefined;
+        });
+        const { host, port } = parseListen(c.api.listen);
+        await this.api.listen({ host, port });
+      });
+    } catch (err) {
+      started(false);
+      throw err;
     }
+    // After the commit: the seed's own changes need no apply, the API's from now on do.
     dhcpInventory.start();
-    if (c.tftp.enabled) {
-      this.tftp = await TftpServer.start({ config: c.tftp, logger: this.logger, registry: this.registry, ipxeUrl: c.dhcp.boot?.ipxe });
-      this.tftp.onTransfer((phase, rec) => this.events.publishTransfer(phase, rec));
-      // Per-host pxelinux/GRUB files from each server's boot profile (src/provisioning/boot-files.ts).
-      registerBootFiles(this.tftp.generated, inventory, { httpBase: () => httpBaseFromIpxeUrl(this.config.dhcp.boot?.ipxe) });
-    } else {
-      this.logger.info('tftp disabled (set tftp.enabled in the configuration to serve)');
-    }
-    this.api = await buildApi({
-      logger: this.logger,
-      registry: this.registry,
-      leases: () => this.store,
-      services: () => ({ dhcp: this.dhcp === undefined ? 'disabled' : this.dhcp.failed !== undefined ? 'failed' : 'running', tftp: this.tftp !== undefined ? 'running' : 'disabled' }),
-      tftpTransfers: () => this.tftp?.transfersList() ?? [],
-      dhcpPools: () => this.dhcpPools(),
-      events: this.events,
-      version: VERSION,
-      inventory,
-      auth: { store: authStore, hasher, tokens, rateLimiter: new LoginRateLimiter() },
-    });
-    const { host, port } = parseListen(c.api.listen);
-    await this.api.listen({ host, port });
+    started(true);
     this.logger.info({ listen: c.api.listen, data_dir: this.dataDir }, 'api ready');
   }
 

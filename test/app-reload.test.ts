@@ -5,6 +5,8 @@
 import { strict as assert } from 'node:assert';
 import { createSocket } from 'node:dgram';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,6 +15,8 @@ import { pino } from 'pino';
 import { Dcplane } from '../src/app.js';
 import { applyDefaults } from '../src/config/defaults.js';
 import { validateConfig } from '../src/config/validate.js';
+import { openDatabase } from '../src/db/open-database.js';
+import { openInventory } from '../src/inventory/inventory.js';
 import { download } from './tftp/raw-client.js';
 import { freeTcpPort, jsonLogSink } from './helpers/app-fixtures.js';
 
@@ -127,6 +131,78 @@ describe('Dcplane.reload', { skip }, () => {
       assert.deepEqual(await served(), [1, 3]);
     } finally {
       inventory.close();
+      await app.stop();
+    }
+  });
+});
+
+describe('Dcplane.start', { skip }, () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dcplane-start-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a refused start seeds none of the file subnets into the inventory, as a refused reload', async () => {
+    const dataDir = join(dir, 'data');
+    const subnet = (id: number, third: number) => ({ id, subnet: `10.78.${third}.0/24`, relay_addresses: [`10.99.1.${id}`], pools: [`10.78.${third}.10-10.78.${third}.20`] });
+    const base = {
+      data_dir: dataDir,
+      api: { listen: `127.0.0.1:${await freeTcpPort()}` },
+      dhcp: { enabled: true, interfaces: ['lo'], port: 10371, subnets: [subnet(1, 1), subnet(2, 2)] },
+    };
+    // Each file passes the file check (as `serve` loads it): what refuses the start is DHCP, the API or the inventory.
+    const valid = (c: Record<string, unknown>) => {
+      const r = validateConfig(c);
+      assert.ok(r.ok, JSON.stringify(r));
+      return applyDefaults(c);
+    };
+    const stored = () => {
+      const db = new BetterSqlite3(join(dataDir, 'inventory.sqlite3'), { readonly: true });
+      try {
+        return {
+          subnets: (db.prepare('select id from dhcp_subnets order by id').all() as { id: number }[]).map((r) => r.id),
+          reservations: (db.prepare('select count(*) as n from dhcp_reservations').get() as { n: number }).n,
+          audited: (db.prepare("select object_id from audit_log where object_type like 'dhcp_%' order by id").all() as { object_id: number }[]).map((r) => r.object_id),
+        };
+      } finally {
+        db.close();
+      }
+    };
+    const quiet = pino({ level: 'silent' });
+
+    // DHCP refuses (no such interface).
+    await assert.rejects(Dcplane.start(valid({ ...base, dhcp: { ...base.dhcp, interfaces: ['lo', 'dcpnosuch0'] } }), quiet), /dcpnosuch0 does not exist/);
+    assert.deepEqual(stored(), { subnets: [], reservations: 0, audited: [] }, 'nothing of the refused start was written');
+
+    // The API's address is taken: DHCP started, then the start was refused all the same.
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      await assert.rejects(Dcplane.start(valid({ ...base, api: { listen: `127.0.0.1:${port}` } }), quiet), /EADDRINUSE/);
+    } finally {
+      taken.close();
+    }
+    assert.deepEqual(stored(), { subnets: [], reservations: 0, audited: [] });
+
+    // The inventory refuses a file subnet: it overlaps a subnet written through the API. The error names the subnet and the field.
+    const database = await openDatabase('sqlite', dataDir);
+    try {
+      await openInventory(database).dhcpSubnets.create({ id: 9, subnet: '10.78.2.0/25', config: { relay_addresses: ['10.99.1.9'] } }, { user: 'alice' });
+    } finally {
+      await database.close();
+    }
+    await assert.rejects(Dcplane.start(valid(base), quiet), /dhcp subnet 2 \(10\.78\.2\.0\/24\) of the configuration file cannot be put into the inventory: subnet: .*overlaps/);
+    assert.deepEqual(stored(), { subnets: [9], reservations: 0, audited: [9] }, 'subnet 1 was not seeded either');
+
+    // A start that runs seeds the file.
+    const app = await Dcplane.start(valid({ ...base, dhcp: { ...base.dhcp, subnets: [subnet(1, 1), subnet(3, 3)] } }), quiet);
+    try {
+      assert.deepEqual(stored(), { subnets: [1, 3, 9], reservations: 0, audited: [9, 1, 3] });
+      // Subnet 9 has no pool, so no pool figures.
+      assert.deepEqual([...new Set((await app.dhcpPools())?.map((p) => p.subnetId))].sort(), [1, 3]);
+    } finally {
       await app.stop();
     }
   });

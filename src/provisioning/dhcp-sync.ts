@@ -67,7 +67,7 @@ export class DhcpInventory {
   }
 
   /**
-   * Brings the configuration file's subnets into the inventory at start,
+   * Brings the configuration file's subnets into the inventory (at start, on reload),
    * audited as user "system". The rule, for a subnet id:
    * - not in the inventory: seeded from the file, with its reservations;
    * - in the inventory and never written there by anyone but "system" since
@@ -79,34 +79,18 @@ export class DhcpInventory {
    *   differs, which copy is served and how to hand it back to the file.
    * A subnet the file seeded and no longer has is not deleted (a start
    * without --config would otherwise wipe them): it is served, with a warning.
-   * Each subnet is written in its own transaction: one that cannot be is
-   * logged and left out (reload, by contrast, refuses the whole file).
-   */
-  async seed(file: DhcpConfig): Promise<void> {
-    const inv = this.opts.inventory;
-    const plan = await this.plan(inv, file);
-    for (const step of plan.steps) {
-      try {
-        await inv.transaction((tx) => this.write(tx, file, step, plan.reservations));
-        this.logWritten(step);
-      } catch (err) {
-        this.log.warn({ err, subnet_id: step.subnet.id, subnet: step.subnet.subnet }, `dhcp subnet ${step.subnet.id} (${step.subnet.subnet}) of the configuration file could not be put into the inventory, so the file's copy is not served: ${(err as Error).message}`);
-      }
-    }
-    await this.warnRemoved(inv, file, plan.subnets);
-  }
-
-  /**
-   * A reload's seeding, all or nothing with the reload: in one transaction
-   * the file's subnets are written as seed() writes them, and `use` is given
-   * the way to compose the running configuration from the result (what the
+   *
+   * All or nothing with the start or reload it is part of: in one
+   * transaction the file's subnets are written, and `use` is given the way
+   * to compose the running configuration from the result (what the
    * transaction sees) to hand it to the services. Only once `use` returns
-   * does the transaction commit. A subnet that cannot be written, a
-   * composition with problems or a refusal by `use` rolls every write back:
-   * nothing is written or audited, no change event goes out (so no apply
-   * follows with the file still in force), and the error is thrown.
+   * does the transaction commit. A subnet the inventory refuses (the error
+   * names it and the field), a composition with problems or a refusal by
+   * `use` rolls every write back: nothing is written or audited, no change
+   * event goes out (so no apply follows with the file still in force), and
+   * the error is thrown, refusing the start or reload.
    */
-  async reload(file: DhcpConfig, use: (compose: () => Promise<ResolvedDhcpConfig>) => Promise<void>): Promise<void> {
+  async seed(file: DhcpConfig, use: (compose: () => Promise<ResolvedDhcpConfig>) => Promise<void> = async () => undefined): Promise<void> {
     const inv = this.opts.inventory;
     const plan = await inv.transaction(async (tx) => {
       const p = await this.plan(tx, file);
@@ -122,6 +106,11 @@ export class DhcpInventory {
     });
     for (const step of plan.steps) this.logWritten(step);
     await this.warnRemoved(inv, file, plan.subnets);
+  }
+
+  /** A SIGHUP reload's seeding: seed(), all or nothing with the services' reload. */
+  async reload(file: DhcpConfig, use: (compose: () => Promise<ResolvedDhcpConfig>) => Promise<void>): Promise<void> {
+    await this.seed(file, use);
   }
 
   /** What seeding `file` writes, as `inv` reads the inventory; differing file subnets the API owns are only warned about. */

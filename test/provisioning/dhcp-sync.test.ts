@@ -16,6 +16,7 @@ import { ConfigError } from '../../src/config/errors.js';
 import type { SubnetConfig } from '../../src/config/types.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { validateConfig } from '../../src/config/validate.js';
+import { openInventory } from '../../src/inventory/inventory.js';
 import { DhcpInventory } from '../../src/provisioning/dhcp-sync.js';
 import { jsonLogSink } from '../helpers/app-fixtures.js';
 import { describeEachBackend } from '../inventory/harness.js';
@@ -151,6 +152,38 @@ describeEachBackend('DHCP configuration from the inventory', (env) => {
     assert.equal(logs.filter((l) => /seeded into the inventory/.test(String(l.msg))).length, 2);
     sync.stop();
     for (const id of [50, 51, 53]) await inv.dhcpSubnets.delete(id, { cascade: true });
+  });
+
+  it('at start, seeding is all or nothing with the start too: a file subnet the inventory refuses is named with its field, and nothing is written', async () => {
+    // As the app's: writes must compose with the file's dhcp section.
+    const inv = openInventory(env().db, { dhcpFile: () => FILE });
+    const { logs, sink } = jsonLogSink();
+    const sync = new DhcpInventory({ inventory: inv, logger: pino({ level: 'info' }, sink), registry: new Registry(), file: () => FILE, apply: async () => undefined });
+    const subnet = (id: number, cidr: string) => ({ id, subnet: `${cidr}.0/24`, relay_addresses: [`10.99.2.${id}`], pools: [`${cidr}.100-${cidr}.199`], reservations: [{ mac: `52:54:00:00:${id}:01`, ip: `${cidr}.10` }] });
+    const file = (subnets: SubnetConfig[]) => {
+      const check = validateConfig({ dhcp: { ...FILE, subnets } });
+      assert.ok(check.ok, JSON.stringify(check));
+      return applyDefaults({ dhcp: { ...FILE, subnets } }).dhcp;
+    };
+    const stored = async () => ({
+      subnets: (await inv.dhcpSubnets.list({ filters: [{ field: 'id', lookup: 'in', value: [80, 81, 83] }], ordering: ['id'] })).rows.map((r) => r.id),
+      audited: (await inv.audit.list({ filters: [{ field: 'object_type', value: 'dhcp_subnet' }, { field: 'object_id', lookup: 'in', value: [80, 81] }] })).count,
+      reservations: (await inv.dhcpReservations.list({ filters: [{ field: 'subnet_id', lookup: 'in', value: [80, 81] }] })).count,
+    });
+    await inv.dhcpSubnets.create({ id: 83, subnet: '10.183.0.0/25', config: { relay_addresses: ['10.99.2.83'] } }, { user: 'alice' });
+    // Subnet 81 overlaps subnet 83 of the API: the start is refused, naming it and the field; subnet 80 is not seeded either.
+    await assert.rejects(sync.seed(file([subnet(80, '10.180.0'), subnet(81, '10.183.0')])), /dhcp subnet 81 \(10\.183\.0\.0\/24\) of the configuration file cannot be put into the inventory: subnet: .*overlaps/);
+    // The services refuse the start.
+    await assert.rejects(sync.seed(file([subnet(80, '10.180.0')]), async (compose) => {
+      assert.deepEqual((await compose()).subnets.map((s) => s.id).filter((id) => id >= 80), [80, 83]);
+      throw new Error('refused by the service');
+    }), /refused by the service/);
+    assert.deepEqual(await stored(), { subnets: [83], audited: 0, reservations: 0 }, 'nothing written, nothing audited');
+    assert.equal(logs.filter((l) => /seeded into the inventory/.test(String(l.msg))).length, 0);
+
+    await sync.seed(file([subnet(80, '10.180.0')]), async (compose) => void (await compose()));
+    assert.deepEqual(await stored(), { subnets: [80, 83], audited: 1, reservations: 1 });
+    for (const id of [80, 83]) await inv.dhcpSubnets.delete(id, { cascade: true });
   });
 
   it('tells a subnet written through the API from the file\'s exactly, however long the audit log, and gives it back to the file once deleted', async () => {

@@ -33,6 +33,10 @@ const USAGE = `usage: npm run bench:tftp -- [options]   (as root)
   --rounds N        run each server N times, alternating which goes first,
                     and show each load's median round (default 1); use it on
                     a busy host
+  --pin             keep each server, curl and atftp on CPU 0 and the storm's
+                    client on CPU 1 (taskset): a lock-step transfer then always
+                    has its client on the server's CPU, where otherwise the
+                    scheduler decides (and cross-CPU wake-ups cost far more)
   --json FILE       write the results there (default bench/results/tftp-<time>.json)
   --help            this text`;
 
@@ -55,6 +59,7 @@ interface Options {
   readonly stormKiB: number;
   readonly only: TftpServerName | undefined;
   readonly rounds: number;
+  readonly pin: boolean;
   readonly jsonFile: string | undefined;
 }
 
@@ -73,6 +78,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
       'storm-kib': { type: 'string' },
       only: { type: 'string' },
       rounds: { type: 'string' },
+      pin: { type: 'boolean' },
       json: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -89,6 +95,7 @@ function parseOptions(argv: readonly string[]): Options | 'help' {
     stormKiB: positiveInt('storm-kib', values['storm-kib'], 1024),
     only,
     rounds: positiveInt('rounds', values.rounds, 1),
+    pin: values.pin === true,
     jsonFile: values.json,
   };
 }
@@ -126,9 +133,10 @@ async function timedDownload(
   args: readonly string[],
   dest: string,
   want: { readonly bytes: number; readonly sha256: string },
+  cpu: number | undefined,
   check: (output: string) => string | undefined = () => undefined,
 ): Promise<TransferFigure> {
-  const [cmd, argv] = inNamespace(TOPOLOGY.clientNs, tool, args);
+  const [cmd, argv] = inNamespace(TOPOLOGY.clientNs, tool, args, cpu);
   const cpuBefore = server.cpuSeconds();
   const hostBefore = hostBusyCpuSeconds();
   const started = performance.now();
@@ -158,7 +166,7 @@ function delta(before: number | undefined, after: number | undefined): number | 
   return before === undefined || after === undefined ? undefined : after - before;
 }
 
-async function runStorm(server: RunningTftpServer, files: Files, clients: number): Promise<StormFigure> {
+async function runStorm(server: RunningTftpServer, files: Files, clients: number, cpu: number | undefined): Promise<StormFigure> {
   const cpuBefore = server.cpuSeconds();
   const hostBefore = hostBusyCpuSeconds();
   // As PXE ROMs ask: blksize 1468 and tsize, lock-step (no windowsize), a second before each resend.
@@ -170,7 +178,7 @@ async function runStorm(server: RunningTftpServer, files: Files, clients: number
     tsize: true,
     retransmitMs: 1000,
     retries: 8,
-  }, 300_000);
+  }, 300_000, cpu);
   const serverCpuSeconds = delta(cpuBefore, server.cpuSeconds());
   const hostCpu = delta(hostBefore, hostBusyCpuSeconds());
   const intact = s.hashes[files.boot.sha256] ?? 0;
@@ -198,12 +206,14 @@ async function benchOne(name: TftpServerName, files: Files, o: Options, tools: T
   let server: RunningTftpServer | undefined;
   try {
     console.log(`bench: starting ${name} in ${TOPOLOGY.serverNs}`);
-    server = await startTftpServer(name, TOPOLOGY, files.root, work, tools.tftpdHpa);
+    // --pin: the server and the one-transfer clients on CPU 0, the storm's client on CPU 1.
+    const serverCpu = o.pin ? 0 : undefined;
+    server = await startTftpServer(name, TOPOLOGY, files.root, work, tools.tftpdHpa, serverCpu);
     await new Promise((r) => setTimeout(r, 500));
     const host = TOPOLOGY.serverAddress;
     console.log(`bench: ${name}: curl ${files.big.name} (${o.sizeMiB} MiB) at blksize ${MAX_BLKSIZE}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     const curlOut = join(files.out, 'curl.bin');
-    const curl = await timedDownload(server, tools.curl, ['-sS', `tftp://${host}/${files.big.name}`, '--tftp-blksize', String(MAX_BLKSIZE), '-o', curlOut], curlOut, files.big);
+    const curl = await timedDownload(server, tools.curl, ['-sS', `tftp://${host}/${files.big.name}`, '--tftp-blksize', String(MAX_BLKSIZE), '-o', curlOut], curlOut, files.big, serverCpu);
 
     // What the server grants atftp, seen on a small file with --trace (a trace of the big file would cost the time measured).
     const probeOut = join(files.out, 'probe.bin');
@@ -220,11 +230,12 @@ async function benchOne(name: TftpServerName, files: Files, o: Options, tools: T
       ['--option', `blksize ${MAX_BLKSIZE}`, '--option', 'windowsize 16', '-g', '-r', files.big.name, '-l', atftpOutFile, host],
       atftpOutFile,
       files.big,
+      serverCpu,
       (out) => (/error received from server/.test(out) ? out.trim().slice(-300) : undefined),
     );
 
     console.log(`bench: ${name}: storm of ${o.clients} concurrent ${files.boot.name} (${o.stormKiB} KiB) downloads`);
-    const storm = await runStorm(server, files, o.clients);
+    const storm = await runStorm(server, files, o.clients, o.pin ? 1 : undefined);
     if (!server.running()) throw new BenchError(BenchErrorCode.SERVER_EXITED, `${name} died during the run; its output ended with:\n${server.output().slice(-3000)}`);
     for (const [what, f] of [['curl', curl], ['atftp', atftp]] as const) if (!f.ok) console.error(`bench: ${name}: ${what} failed: ${f.error ?? ''}`);
     if (!storm.ok) console.error(`bench: ${name}: storm: ${storm.failed} of ${storm.clients} failed: ${JSON.stringify(storm.errors)}`);
@@ -249,6 +260,9 @@ async function main(argv: readonly string[]): Promise<number> {
   if (process.getuid?.() !== 0) {
     console.error('bench: needs root (it creates network namespaces); run it with sudo');
     return 1;
+  }
+  if (o.pin && cpus().length < 2) {
+    throw new BenchError(BenchErrorCode.USAGE, `--pin needs 2 CPUs (server and single clients on 0, the storm's client on 1); this host has ${cpus().length}`);
   }
   const tools = ensureTftpBenchTools();
   cleanup.install();
@@ -281,7 +295,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const dcplane = medianTftpRun(runs.get('dcplane') ?? []);
   const cores = cpus().length;
   console.log('');
-  console.log(`TFTP: ${o.sizeMiB} MiB with curl (blksize ${MAX_BLKSIZE}) and atftp (blksize ${MAX_BLKSIZE}, windowsize 16); storm of ${o.clients} x ${o.stormKiB} KiB (raw clients, blksize ${MAX_BLKSIZE}, lock-step)`);
+  console.log(`TFTP: ${o.sizeMiB} MiB with curl (blksize ${MAX_BLKSIZE}) and atftp (blksize ${MAX_BLKSIZE}, windowsize 16); storm of ${o.clients} x ${o.stormKiB} KiB (raw clients, blksize ${MAX_BLKSIZE}, lock-step)${o.pin ? '; servers, curl and atftp on CPU 0, the storm client on CPU 1' : ''}`);
   console.log(formatTftpTable(peer, dcplane, o.sizeMiB, o.clients, o.stormKiB));
   if (o.rounds > 1) console.log(`(${o.rounds} rounds: each load's figures are that server's median round for it; 1-minute load average at each round's start: ${loads.map((l) => l.toFixed(2)).join(' ')})`);
   console.log('');
@@ -300,7 +314,7 @@ async function main(argv: readonly string[]): Promise<number> {
     bench: 'tftp',
     date: new Date().toISOString(),
     host: { cores, cpu: cpus()[0]?.model ?? 'unknown', kernel: release(), node: process.version },
-    params: { size_mib: o.sizeMiB, clients: o.clients, storm_kib: o.stormKiB, rounds: o.rounds, max_blksize: MAX_BLKSIZE, tftpd_hpa: tools.tftpdHpa },
+    params: { size_mib: o.sizeMiB, clients: o.clients, storm_kib: o.stormKiB, rounds: o.rounds, pinned: o.pin, max_blksize: MAX_BLKSIZE, tftpd_hpa: tools.tftpdHpa },
     load_average_at_round_start: loads,
     rounds: Object.fromEntries(runs),
     median: { ...(peer !== undefined ? { 'tftpd-hpa': peer } : {}), ...(dcplane !== undefined ? { dcplane } : {}) },

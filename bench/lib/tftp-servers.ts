@@ -43,14 +43,15 @@ function listening(t: Topology, port: number): boolean {
 /**
  * Starts the server and resolves once it serves: dcplane when it logs
  * `tftp ready`, tftpd-hpa (which logs only to syslog) when its socket is
- * bound in the namespace.
+ * bound in the namespace. `cpu`: the server (its every thread, tftpd-hpa's
+ * forked children too) is kept on that CPU (--pin).
  */
-export async function startTftpServer(name: TftpServerName, t: Topology, root: string, workDir: string, tftpdHpa: string): Promise<RunningTftpServer> {
+export async function startTftpServer(name: TftpServerName, t: Topology, root: string, workDir: string, tftpdHpa: string, cpu?: number): Promise<RunningTftpServer> {
   let cmd: string;
   let args: string[];
   if (name === 'tftpd-hpa') {
     // -L: foreground; -s: chroot to the root; -B: blksize ceiling. It drops to nobody: the root is world-readable.
-    [cmd, args] = inNamespace(t.serverNs, tftpdHpa, ['-L', '-a', `${t.serverAddress}:${TFTP_PORT}`, '-s', root, '-B', String(MAX_BLKSIZE)]);
+    [cmd, args] = inNamespace(t.serverNs, tftpdHpa, ['-L', '-a', `${t.serverAddress}:${TFTP_PORT}`, '-s', root, '-B', String(MAX_BLKSIZE)], cpu);
   } else {
     const config = {
       data_dir: workDir,
@@ -59,7 +60,7 @@ export async function startTftpServer(name: TftpServerName, t: Topology, root: s
     };
     const file = join(workDir, 'dcplane.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
-    [cmd, args] = inNamespace(t.serverNs, process.execPath, [join(repoRoot(), 'bin', 'dcplane'), 'serve', '--config', file, '--data-dir', workDir]);
+    [cmd, args] = inNamespace(t.serverNs, process.execPath, [join(repoRoot(), 'bin', 'dcplane'), 'serve', '--config', file, '--data-dir', workDir], cpu);
   }
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: workDir });
   live.add(child);

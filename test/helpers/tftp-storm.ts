@@ -9,8 +9,10 @@ import type { StormOptions, StormSummary } from './tftp-raw-client.js';
 /** The worker next to this file: .ts when tests run from source, .js when compiled. */
 const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './tftp-storm-worker.ts' : './tftp-storm-worker.js', import.meta.url);
 
-export function stormInNamespace(netns: string, opts: StormOptions, timeoutMs = 120_000): Promise<StormSummary> {
-  const args = ['netns', 'exec', netns, process.execPath, ...nodeArgsFor(workerUrl), JSON.stringify(opts)];
+/** `cpu`: the worker runs on that CPU only (taskset), as bench:tftp --pin asks. */
+export function stormInNamespace(netns: string, opts: StormOptions, timeoutMs = 120_000, cpu?: number): Promise<StormSummary> {
+  const pin = cpu === undefined ? [] : ['taskset', '-c', String(cpu)];
+  const args = ['netns', 'exec', netns, ...pin, process.execPath, ...nodeArgsFor(workerUrl), JSON.stringify(opts)];
   return new Promise((resolve, reject) => {
     const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Database } from '../db/database.js';
 import type { DhcpConfig } from '../config/types.js';
-import { cidrContains, formatIpv4, parseCidr, parseIpv4, prefixToMask } from '../net/ipv4.js';
+import { cidrContains, cidrTextsHolding, parseCidr, parseIpv4 } from '../net/ipv4.js';
 import type { Cidr, Ipv4 } from '../net/ipv4.js';
 import { reservationWriteProblems, subnetWriteProblems } from '../provisioning/dhcp-config.js';
 import type { InventoryReservation, InventorySubnet } from '../provisioning/dhcp-config.js';
@@ -45,21 +45,6 @@ const RESERVATION_FIELDS = ['subnet_id', 'mac', 'ip', 'hostname'] as const;
 
 /** Up to this many addresses, the subnets holding them are looked up by their texts; beyond, every subnet is read. */
 const LOOKUP_ADDRESSES = 64;
-
-/**
- * Every text a stored subnet holding `ip` can have: its network at each
- * prefix length (the cidr format keeps the network address, so a.b.c.d/n is
- * exact), with the one- and two-digit forms of a short prefix ("/8", "/08").
- */
-function holdingTexts(ip: Ipv4): string[] {
-  const out: string[] = [];
-  for (let p = 0; p <= 32; p++) {
-    const net = formatIpv4((ip & prefixToMask(p)) >>> 0);
-    out.push(`${net}/${p}`);
-    if (p < 10) out.push(`${net}/0${p}`);
-  }
-  return out;
-}
 
 function subnetRow(r: AnyRow): InventorySubnet {
   return { id: r.id, subnet: String(r['subnet']), config: (r['config'] ?? {}) as Record<string, unknown> };
@@ -169,7 +154,7 @@ export class ReservationDerivation implements DerivedRows {
     const ips = [...new Set(addresses.flatMap((a) => (typeof a === 'string' ? [parseIpv4(a)] : [])).filter((ip): ip is Ipv4 => ip !== undefined))];
     if (ips.length === 0) return [];
     if (ips.length > LOOKUP_ADDRESSES) return this.allSubnets(tx);
-    return selectWhereIn(tx.db, this.database.dialect, this.resource('dhcp_subnets'), 'subnet', ips.flatMap(holdingTexts));
+    return selectWhereIn(tx.db, this.database.dialect, this.resource('dhcp_subnets'), 'subnet', ips.flatMap(cidrTextsHolding));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { cidrContains, formatIpv4, parseCidr, parseIpv4, parseRange, rangeContains, rangesOverlap } from '../net/ipv4.js';
+import { cidrContains, cidrTextsHolding, formatIpv4, parseCidr, parseIpv4, parseRange, rangeContains, rangesOverlap } from '../net/ipv4.js';
 import type { Cidr, Ipv4Range } from '../net/ipv4.js';
 import { InventoryErrorCode as E } from './errors.js';
 import type { AnyRow, BatchItem, RuleContext } from './resource.js';
@@ -285,6 +285,9 @@ function poolHolding(subnets: readonly SubnetPools[], ip: number): { subnet: Sub
   return undefined;
 }
 
+/** Up to this many addresses, the subnets holding them are looked up by their texts; beyond, every subnet is read. */
+const LOOKUP_ADDRESSES = 64;
+
 async function allSubnets(ctx: RuleContext): Promise<SubnetPools[]> {
   const rows = await ctx.loadWhere('dhcp_subnets', {});
   return rows.map(subnetPools).filter((s): s is SubnetPools => s !== undefined);
@@ -298,7 +301,10 @@ async function allSubnets(ctx: RuleContext): Promise<SubnetPools[]> {
 export async function serverInterfaceAddress(ctx: RuleContext): Promise<void> {
   const relevant = ctx.items.filter((i) => i.after['ip'] !== null && i.changed.has('ip'));
   if (relevant.length === 0) return;
-  const subnets = await allSubnets(ctx);
+  const ips = relevant.flatMap((i) => parseIpv4(String(i.after['ip'])) ?? []);
+  // A few addresses: only the subnets that can hold them, through the index on the subnet's text.
+  const subnets =
+    ips.length > LOOKUP_ADDRESSES ? await allSubnets(ctx) : (await ctx.loadWhereIn('dhcp_subnets', 'subnet', ips.flatMap(cidrTextsHolding))).map(subnetPools).filter((s): s is SubnetPools => s !== undefined);
   for (const item of relevant) {
     const ip = parseIpv4(String(item.after['ip']));
     if (ip === undefined) continue;
@@ -318,7 +324,9 @@ export async function reservationAddress(ctx: RuleContext): Promise<void> {
   }
   const relevant = ctx.items.filter((i) => i.after['ip'] !== null && (i.changed.has('ip') || i.changed.has('subnet_id')));
   if (relevant.length === 0) return;
-  const subnets = new Map((await allSubnets(ctx)).map((s) => [s.row.id, s]));
+  const subnets = new Map(
+    (await ctx.loadWhereIn('dhcp_subnets', 'id', relevant.map((i) => i.after['subnet_id']))).map(subnetPools).filter((s): s is SubnetPools => s !== undefined).map((s) => [s.row.id, s]),
+  );
   for (const item of relevant) {
     const s = subnets.get(item.after['subnet_id'] as number);
     const ip = parseIpv4(String(item.after['ip']));

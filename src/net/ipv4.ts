@@ -48,6 +48,22 @@ export function parseCidr(text: string): Cidr | undefined {
   return { network, prefix, mask, broadcast: (network | ~mask) >>> 0 };
 }
 
+/**
+ * Every text a CIDR holding `ip` can be written as and parseCidr accepts: its
+ * network at each prefix length (parseCidr wants the network address, so
+ * a.b.c.d/n is exact), with both forms of a one-digit prefix ("/8", "/08").
+ * A stored CIDR holding `ip` is one of these: an index on the text finds it.
+ */
+export function cidrTextsHolding(ip: Ipv4): string[] {
+  const out: string[] = [];
+  for (let p = 0; p <= 32; p++) {
+    const net = formatIpv4((ip & prefixToMask(p)) >>> 0);
+    out.push(`${net}/${p}`);
+    if (p < 10) out.push(`${net}/0${p}`);
+  }
+  return out;
+}
+
 export function cidrContains(c: Cidr, ip: Ipv4): boolean {
   return ((ip & c.mask) >>> 0) === c.network;
 }

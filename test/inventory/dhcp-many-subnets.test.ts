@@ -46,6 +46,17 @@ describeEachBackend(
       assert.deepEqual(await derived(), [[3, `${net(3)}.10`]]);
       await inv.serverInterfaces.update(nic.id, { ip: `${net(1099)}.10` });
       assert.deepEqual(await derived(), [[1099, `${net(1099)}.10`]]);
+      // A subnet stored with a two-digit short prefix is found as well.
+      await inv.dhcpSubnets.create({ id: 2000, subnet: '11.0.0.0/08', config: { pools: ['11.0.0.100-11.0.0.199'] } });
+      await inv.serverInterfaces.update(nic.id, { ip: '11.0.0.10' });
+      assert.deepEqual(await derived(), [[2000, '11.0.0.10']]);
+
+      // A fixed address inside a dynamic pool of a subnet past the first 1,000 is refused: a server's, a reservation's.
+      await rejectsWith(inv.serverInterfaces.update(nic.id, { ip: `${net(COUNT)}.150` }), [[E.IP_IN_DYNAMIC_POOL, 'ip']]);
+      await rejectsWith(inv.serverInterfaces.update(nic.id, { ip: '11.0.0.150' }), [[E.IP_IN_DYNAMIC_POOL, 'ip']]);
+      await rejectsWith(inv.dhcpReservations.create({ subnet_id: COUNT, mac: '52:54:00:11:00:02', ip: `${net(COUNT)}.150` }), [[E.IP_IN_DYNAMIC_POOL, 'ip']]);
+      await rejectsWith(inv.dhcpReservations.create({ subnet_id: COUNT, mac: '52:54:00:11:00:02', ip: `${net(1)}.20` }), [[E.IP_OUTSIDE_SUBNET, 'ip']]);
+      assert.deepEqual(await derived(), [[2000, '11.0.0.10']]);
     });
   },
   { dhcpFile: () => FILE },

@@ -17,6 +17,8 @@ import { ConfigErrorCode } from '../config/errors.js';
 import type { ConfigProblem } from '../config/errors.js';
 import type { DhcpConfig, OptionConfig, PoolConfig, ReservationConfig, SubnetConfig } from '../config/types.js';
 import { validateConfig } from '../config/validate.js';
+import { parseCidr, parseIpv4, parseRange, rangesOverlap } from '../net/ipv4.js';
+import type { Ipv4Range } from '../net/ipv4.js';
 
 /** A DHCP subnet as the inventory stores it (dhcp_subnets). */
 export interface InventorySubnet {
@@ -179,6 +181,50 @@ export interface RowProblem {
 
 const problemText = (p: ConfigProblem): string => `${p.path}: ${p.message}`;
 
+/** What of a subnet the configuration check compares across subnets; undefined parts could not be read (then it meets everything). */
+interface Reach {
+  /** The network and the pools. */
+  readonly ranges: readonly Ipv4Range[] | undefined;
+  readonly iface: string | undefined;
+  readonly relays: ReadonlySet<number>;
+}
+
+/** Up to this many written subnets, the others they cannot meet are left out of the check (the pairs cost more beyond). */
+const REACH_LIMIT = 64;
+
+function reach(s: InventorySubnet): Reach {
+  const cidr = parseCidr(s.subnet);
+  const pools = Array.isArray(s.config['pools']) ? (s.config['pools'] as unknown[]) : [];
+  const ranges: Ipv4Range[] = cidr === undefined ? [] : [{ start: cidr.network, end: cidr.broadcast }];
+  let readable = cidr !== undefined;
+  for (const p of pools) {
+    const text = typeof p === 'string' ? p : typeof p === 'object' && p !== null && typeof (p as { range?: unknown }).range === 'string' ? (p as { range: string }).range : undefined;
+    const range = text === undefined ? undefined : parseRange(text);
+    if (range === undefined) readable = false;
+    else ranges.push(range);
+  }
+  const relays = new Set<number>();
+  for (const r of Array.isArray(s.config['relay_addresses']) ? (s.config['relay_addresses'] as unknown[]) : []) {
+    const ip = typeof r === 'string' ? parseIpv4(r) : undefined;
+    if (ip !== undefined) relays.add(ip);
+  }
+  const iface = s.config['interface'];
+  return { ranges: readable ? ranges : undefined, iface: typeof iface === 'string' ? iface : undefined, relays };
+}
+
+/**
+ * Whether two inventory subnets can make a problem together in the composed
+ * configuration. The check's only rules across subnets: networks and pools
+ * overlap, one interface per subnet, one relay address per subnet (ids are
+ * the table's key, and the others are composed without their reservations).
+ */
+function mayMeet(a: Reach, b: Reach): boolean {
+  if (a.ranges === undefined || b.ranges === undefined) return true;
+  if (a.iface !== undefined && a.iface === b.iface) return true;
+  for (const r of a.relays) if (b.relays.has(r)) return true;
+  return a.ranges.some((x) => b.ranges!.some((y) => rangesOverlap(x, y)));
+}
+
 /**
  * Problems a write of subnets `written` (ids) brings into the composed
  * configuration: those found with the written subnets and not without them,
@@ -193,8 +239,10 @@ export function subnetWriteProblems(
   reservations: readonly InventoryReservation[],
 ): RowProblem[] {
   // Written subnets last, so the others keep their indexes (and the messages naming them) in both runs.
-  const others = all.filter((s) => !written.has(s.id)).sort((a, b) => a.id - b.id);
   const mine = all.filter((s) => written.has(s.id)).sort((a, b) => a.id - b.id);
+  // Only the others a written subnet can meet: the check of thousands of subnets is most of a write's cost.
+  const reaches = mine.length > REACH_LIMIT ? undefined : mine.map(reach);
+  const others = all.filter((s) => !written.has(s.id) && (reaches === undefined || reaches.some((m) => mayMeet(m, reach(s))))).sort((a, b) => a.id - b.id);
   const base = { ...file, subnets: others.map((s) => ({ ...(s.config as Partial<SubnetConfig>), id: s.id, subnet: s.subnet })) };
   const before = new Set(composedProblems(base).map(problemText));
   const subnets: SubnetConfig[] = [

@@ -20,8 +20,8 @@ describeEachBackend(
     it('a subnet write sees every other subnet, and a server in the last subnet keeps its reservation', async () => {
       const { inv } = env();
       const rows = Array.from({ length: COUNT }, (_, k) => ({ id: k + 1, subnet: `${net(k + 1)}.0/24`, config: { pools: [`${net(k + 1)}.100-${net(k + 1)}.199`] } }));
-      // The last one serves eth1's direct clients.
-      rows[COUNT - 1] = { ...rows[COUNT - 1]!, config: { ...rows[COUNT - 1]!.config, interface: 'eth1' } as { pools: string[] } };
+      // The last one serves eth1's direct clients and those behind relay 10.99.5.1.
+      rows[COUNT - 1] = { ...rows[COUNT - 1]!, config: { ...rows[COUNT - 1]!.config, interface: 'eth1', relay_addresses: ['10.99.5.1'] } as { pools: string[] } };
       await inv.dhcpSubnets.bulkCreate(rows);
       assert.equal((await inv.dhcpSubnets.list({ limit: 1 })).count, COUNT);
 
@@ -30,6 +30,9 @@ describeEachBackend(
       // A new subnet overlapping subnet 1044 (10.104.20.0/24), or claiming the interface subnet 1100 serves.
       await rejectsWith(inv.dhcpSubnets.create({ id: COUNT + 1, subnet: `${net(1044)}.128/25` }), [[E.DHCP_CONFIG_INVALID, 'subnet']]);
       await rejectsWith(inv.dhcpSubnets.update(5, { config: { interface: 'eth1', pools: [`${net(5)}.100-${net(5)}.199`] } }), [[E.DHCP_CONFIG_INVALID, 'config.interface']]);
+      await rejectsWith(inv.dhcpSubnets.update(5, { config: { relay_addresses: ['10.99.5.1'], pools: [`${net(5)}.100-${net(5)}.199`] } }), [[E.DHCP_CONFIG_INVALID, 'config.relay_addresses[0]']]);
+      // What meets no other subnet is accepted.
+      await inv.dhcpSubnets.update(5, { config: { interface: 'eth2', relay_addresses: ['10.99.5.2'], pools: [`${net(5)}.100-${net(5)}.199`] } });
       assert.deepEqual((await inv.dhcpSubnets.get(COUNT))?.config['pools'], [`${net(COUNT)}.100-${net(COUNT)}.199`], 'the refused write left it as it was');
       assert.equal(await inv.dhcpSubnets.get(COUNT + 1), undefined);
 

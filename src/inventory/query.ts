@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { RawBuilder } from 'kysely';
 import type { DialectInfo } from '../db/database.js';
-import { SQLITE_TRIGRAM_TABLES } from '../db/migrations.js';
+import { PG_SEARCH_TABLES, SQLITE_TRIGRAM_TABLES } from '../db/migrations.js';
 import { InventoryError, InventoryErrorCode, issue } from './errors.js';
 import type { InventoryIssue } from './errors.js';
 import { NUL_MESSAGE, SYSTEM_COLUMNS, checkValue, enumToken, hasNul, normalizeMac } from './fields.js';
@@ -163,6 +163,12 @@ export interface CompiledList {
    * PostgreSQL) costs what counting them costs anyway, whatever the spread.
    */
   readonly matchFirst: boolean;
+  /**
+   * PostgreSQL, a `q` of 3+ characters and nothing else filtering, in an order of the search table's
+   * order column and id: the list can be counted and paged from the narrow search table (migration
+   * 0009) alone, `where` holding there; its rows are then the servers of those ids.
+   */
+  readonly narrow?: { readonly table: string; readonly where: RawBuilder<unknown> };
   /** The columns the order reads, id last. */
   readonly orderColumns: readonly string[];
   readonly limit: number;
@@ -267,6 +273,7 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
   const issues: InventoryIssue[] = [];
   const conds: RawBuilder<unknown>[] = [];
   let search = false;
+  let narrowWhere: RawBuilder<unknown> | undefined;
   const bad = (path: string, message: string) => issues.push(issue(InventoryErrorCode.INVALID_QUERY, path, message));
 
   (q.filters ?? []).forEach((flt) => {
@@ -359,6 +366,12 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
       if (pre !== undefined) conds.push(pre);
       conds.push(sql`(${sql.join(spec.search.map((c) => like(dialect, sql.ref(c), pattern)), sql` or `)})`);
       if ([...q.q.trim()].length >= 3) search = true;
+      // The narrow table's text joins the columns' lower() with a separator: a needle without it is in
+      // the text exactly when it is in one column (migrations.ts, up0009).
+      const t = dialect.name === 'postgres' ? PG_SEARCH_TABLES.get(spec.table) : undefined;
+      if (t !== undefined && [...q.q.trim()].length >= 3 && !q.q.includes(t.separator) && spec.search.every((c) => t.columns.includes(c))) {
+        narrowWhere = sql`${sql.ref('search')} like ${pattern} escape '\\'`;
+      }
     }
   }
 
@@ -401,7 +414,14 @@ export function compileList(spec: ReadSpec, dialect: DialectInfo, q: ListQuery):
   }
 
   if (issues.length > 0) throw new InventoryError(issues);
+  const t = PG_SEARCH_TABLES.get(spec.table);
+  // Only the search condition (no other filter, no tenant scope), and an order the table holds.
+  const narrow =
+    narrowWhere !== undefined && t !== undefined && conds.length === 1 && keys.every((k) => k.name === 'id' || k.name === t.orderColumn)
+      ? { table: t.table, where: narrowWhere }
+      : undefined;
   return {
+    ...(narrow === undefined ? {} : { narrow }),
     ...(keyset === undefined ? {} : { keyset }),
     cursorOf: (row) => Buffer.from(JSON.stringify({ o: signature, v: keys.map((k) => row[k.name] ?? null) })).toString('base64url'),
     where: conds.length === 0 ? sql`1 = 1` : sql.join(conds, sql` and `),

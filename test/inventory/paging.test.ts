@@ -218,4 +218,88 @@ describeEachBackend('inventory search indexes follow every write', (env) => {
     await inv.servers.delete(a.row.id);
     assert.deepEqual(await q(tag), []);
   });
+
+  it('q counts and pages what the seven LIKEs match through every kind of write (PostgreSQL reads its narrow search table)', async () => {
+    const { inv, db, backend } = env();
+    const tag = uniq('Nw').replace(/-/g, '').toLowerCase();
+    const SEARCH = ['name', 'vendor', 'model', 'serial', 'cpu_model', 'os', 'description'] as const;
+    // The tag in a different column of each server, or in none; one server holds its two halves at the
+    // end of its name and the start of its vendor, which the joined text must not take for a match.
+    const rows = Array.from({ length: 90 }, (_, i) => ({
+      name: i % 4 === 0 ? `${tag.toUpperCase()}-${String(i).padStart(3, '0')}` : `nw-${String((i * 37) % 90).padStart(3, '0')}-${tag.slice(0, 3)}`,
+      serial: i % 4 === 1 ? `X${tag}${i}` : `NS${tag.slice(2)}-${i}`,
+      description: i % 4 === 2 ? `rack note: ${tag} here` : null,
+      cpu_model: i % 4 === 3 ? 'Plain CPU' : null,
+      vendor: i % 5 === 0 ? null : 'Dell',
+    }));
+    const split = await inv.servers.create({ name: `nw-split-${tag.slice(0, 4)}`, vendor: `${tag.slice(4)}-vendor` });
+    const created = await inv.servers.bulkCreate(rows);
+    const ids = created.rows.map((r) => r.id);
+
+    const check = async (step: string) => {
+      let tagHits = 0;
+      const all: Server[] = [];
+      for (let offset = 0; ; offset += 1000) {
+        const page = await inv.servers.list({ ordering: ['id'], limit: 1000, offset });
+        all.push(...page.rows);
+        if (page.rows.length < 1000) break;
+      }
+      for (const needle of [tag, tag.toUpperCase(), ` ${tag.slice(1)} `, `${tag.slice(0, 4)}\u0001${tag.slice(4)}`, 'nw-0']) {
+        const n = needle.trim().toLowerCase();
+        const hits = all.filter((s) => SEARCH.some((c) => typeof s[c] === 'string' && (s[c] as string).toLowerCase().includes(n)));
+        if (needle === tag) tagHits = hits.length;
+        for (const [ordering, desc] of [[undefined, false], [['-name'], true], [['name', 'id'], false]] as const) {
+          const expected = [...hits].sort((a, b) => (a.name === b.name ? a.id - b.id : a.name < b.name ? -1 : 1) * (desc ? -1 : 1)).map((s) => s.id);
+          for (const [limit, offset] of [[50, 0], [7, 5], [1000, 0], [10, expected.length - 3], [10, expected.length + 1]] as const) {
+            const page = await inv.servers.list({ q: needle, limit, offset: Math.max(0, offset), ...(ordering === undefined ? {} : { ordering: [...ordering] }) });
+            assert.equal(page.count, hits.length, `${step}: count of q=${JSON.stringify(needle)}`);
+            assert.deepEqual(
+              page.rows.map((r) => r.id),
+              expected.slice(Math.max(0, offset), Math.max(0, offset) + limit),
+              `${step}: q=${JSON.stringify(needle)} ordering ${String(ordering)} limit ${limit} offset ${offset}`,
+            );
+            // Whole rows, as the per-column path (another filter) returns them.
+            if (limit === 7) {
+              const other = await inv.servers.list({ q: needle, limit, offset, filters: [{ field: 'id', lookup: 'gte', value: 1 }], ...(ordering === undefined ? {} : { ordering: [...ordering] }) });
+              assert.deepEqual(page, other, `${step}: q=${JSON.stringify(needle)} as the per-column path answers`);
+            }
+          }
+        }
+      }
+      if (backend === 'postgres') {
+        // The narrow table holds exactly each server's id, name and joined lower-cased search columns.
+        const off = await sql<{ n: number | string }>`select count(*) as n from servers s full join server_search_text t on t.id = s.id
+          where t.id is null or s.id is null or t.name <> s.name
+            or t.search <> concat_ws(chr(1), lower(s.name), lower(s.vendor), lower(s.model), lower(s.serial), lower(s.cpu_model), lower(s.os), lower(s.description))`.execute(db.db);
+        assert.equal(Number(off.rows[0]!.n), 0, `${step}: server_search_text follows servers`);
+      }
+      return tagHits;
+    };
+
+    const first = await check('created');
+    assert.equal(first, 23 + 23 + 22, 'the tag in names, serials and descriptions, not across a name and a vendor');
+    // Renames, a search column cleared, one moved into the tag, in single and bulk updates.
+    await inv.servers.update(ids[0]!, { name: `renamed-${ids[0]}` });
+    await inv.servers.update(ids[2]!, { description: null });
+    await inv.servers.update(ids[3]!, { cpu_model: `CPU ${tag.toUpperCase()} v2` });
+    await inv.servers.update(split.row.id, { vendor: 'Dell' });
+    await inv.servers.bulkUpdate(ids.slice(8, 20).map((id, i) => ({ id, os: i % 2 === 0 ? `os-${tag}` : 'Debian 12', status: 'active' })));
+    await check('updated');
+    await inv.servers.delete(ids[4]!);
+    await inv.servers.bulkDelete(ids.slice(40, 50));
+    await check('deleted');
+    // Plain SQL writes (an operator's psql) and a rolled-back transaction.
+    await sql`update servers set model = ${`M-${tag}`} where id = ${ids[60]!}`.execute(db.db);
+    await sql`update servers set serial = ${'NOPE-61'} where id = ${ids[61]!}`.execute(db.db);
+    await sql`delete from servers where id = ${ids[64]!}`.execute(db.db);
+    await assert.rejects(
+      inv.transaction(async (tx) => {
+        await tx.servers.update(ids[70]!, { name: `gone-${ids[70]}` });
+        await tx.servers.create({ name: `${tag}-rolled-back` });
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    await check('plain SQL and a rollback');
+  });
 });

@@ -1,8 +1,9 @@
-import { Kysely, PostgresDialect, sql } from 'kysely';
+import { Kysely, sql } from 'kysely';
 import pg from 'pg';
 import type { Database, DynamicDatabase } from '../database.js';
 import { DbError, DbErrorCode } from '../errors.js';
 import { postgresDialectInfo } from './dialect-info.js';
+import { SchemaScopedPostgresDialect } from './introspector.js';
 
 export interface PostgresConnectOptions {
   /** A postgres:// URL. */
@@ -58,7 +59,7 @@ export async function connectPostgres(opts: PostgresConnectOptions): Promise<Dat
   });
   // An idle client losing its server must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
-  const db = new Kysely<DynamicDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<DynamicDatabase>({ dialect: new SchemaScopedPostgresDialect({ pool }) });
   try {
     if (opts.schema !== undefined) await sql`create schema if not exists ${sql.id(opts.schema)}`.execute(db);
     else await sql`select 1`.execute(db);

@@ -1046,7 +1046,9 @@ static uint32_t pump_follow(group_t *g, uint32_t id, int fd, pump_t *pp, uint32_
     sched_yield();
     int r = recv_into_slots(&g->p, fd, used + 1, 1, msgs, iov, addrs);
     if (r <= 0 || mono_ns() - now > PUMP_YIELD_MAX_NS) pp->yield_skip = PUMP_YIELD_BACKOFF;
-    /* Nothing yet (or an error, which epoll reports again): sleep in epoll. */
+    /* A pending socket error (ECONNREFUSED: the client's port closed) is returned once, in place of a datagram, and cleared: epoll does not report it again. */
+    if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK) group_entry(g, used++, id, GROUP_ERROR, (uint32_t)errno);
+    /* Nothing yet: sleep in epoll. */
     if (r <= 0) break;
     used = group_take(g, id, pp, used, used + 1, r, msgs, addrs);
   }

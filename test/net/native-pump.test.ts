@@ -22,6 +22,8 @@ const SLOTS = 8;
 interface Entry {
   id: number;
   kind: number;
+  /** Length of a DATAGRAM, errno of an ERROR. */
+  value: number;
   data: Buffer;
 }
 
@@ -128,7 +130,7 @@ describe('the native pump', () => {
       for (let i = 0; i < n; i++) {
         const kind = meta[i * GROUP_FIELDS + 1] as number;
         const len = kind === GROUP_KIND.DATAGRAM ? (meta[i * GROUP_FIELDS + 2] as number) : 0;
-        entries.push({ id: meta[i * GROUP_FIELDS] as number, kind, data: Buffer.from(slab.subarray(i * SLOT, i * SLOT + len)) });
+        entries.push({ id: meta[i * GROUP_FIELDS] as number, kind, value: meta[i * GROUP_FIELDS + 2] as number, data: Buffer.from(slab.subarray(i * SLOT, i * SLOT + len)) });
       }
     });
     groups.push(group);
@@ -226,6 +228,26 @@ describe('the native pump', () => {
     assert.ok(await r.client.silent(), 'nothing sent past the end of the file');
     const out = new Float64Array(3);
     assert.equal(native.pumpCollect(r.group, r.fd, true, out), 128);
+  });
+
+  test('a client gone after its ACK: the ECONNREFUSED the answer draws reaches JS as an ERROR entry', async () => {
+    const r = await rig();
+    const blksize = 512;
+    const file = pattern(blksize * 10);
+    // A client on an addon socket: its ACK leaves and its port closes before the loop reads the server's socket.
+    const cfd = native.openBoundSocket('127.0.0.1', 0, false, 0);
+    const cport = native.localPort(cfd);
+    native.connectSocket(r.fd, '127.0.0.1', cport);
+    native.connectSocket(cfd, '127.0.0.1', r.port);
+    native.pumpArm(r.group, r.fd, file, file.length, blksize, 11, 1, LOOPBACK, cport, true);
+    assert.equal(native.sendPackets(cfd, [Buffer.from([0, 4, 0, 1])], 0, 1), 1);
+    closeSync(cfd);
+    // The pump answers ACK 1 with DATA 2; the closed port's ICMP port unreachable makes the socket's next read fail.
+    const econnrefused = 111;
+    await until(() => r.entries.some((e) => e.kind === GROUP_KIND.ERROR), 'the socket error reached JS');
+    assert.deepEqual(r.entries.map((e) => [e.kind, e.value]), [[GROUP_KIND.ERROR, econnrefused]]);
+    const out = new Float64Array(3);
+    assert.equal(native.pumpCollect(r.group, r.fd, true, out), 1, 'DATA 2 left');
   });
 
   test('refuses arguments that do not describe a read', async () => {

@@ -1179,7 +1179,7 @@ static napi_value group_remove(napi_env env, napi_callback_info info) {
 /*
  * pumpArm(handle, fd, source: Uint8Array | number (a file descriptor), size,
  *         blksize, lastBlock, sent, clientIp (host order), clientPort,
- *         sampleFirst): boolean
+ *         sampleFirst, sentAgoMs?): boolean
  *
  * Member fd (connected to the client) answers the client's ACK of block
  * `sent` (logical) with DATA sent + 1 itself, and so on, until a packet that
@@ -1188,18 +1188,21 @@ static napi_value group_remove(napi_env env, napi_callback_info info) {
  * GROUP_PUMP entry for fd before that packet. A Uint8Array source is held
  * until the pump is re-armed or its member removed; a descriptor must stay
  * open while the pump is armed. sampleFirst: block `sent` left once, so its
- * ACK's round trip is a sample.
+ * ACK's round trip is a sample, timed from sentAgoMs (default 0) before this
+ * call: when JS arms it again after handling a packet (a duplicate ACK), the
+ * block left earlier.
  */
 static napi_value pump_arm(napi_env env, napi_callback_info info) {
-  size_t argc = 10;
-  napi_value argv[10];
+  size_t argc = 11;
+  napi_value argv[11];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  const char *usage = "pumpArm(handle, fd, source, size, blksize, lastBlock, sent, clientIp, clientPort, sampleFirst)";
+  const char *usage = "pumpArm(handle, fd, source, size, blksize, lastBlock, sent, clientIp, clientPort, sampleFirst, sentAgoMs?)";
   group_t *g = argc >= 10 ? get_external(env, argv[0]) : NULL;
   int32_t fd = -1, file_fd = -1;
   int64_t size = 0, last_block = 0, sent = 0;
   uint32_t blksize = 0, ip = 0, port = 0;
   bool sample = false, is_ta = false;
+  double sent_ago_ms = 0;
   void *data = NULL;
   size_t data_len = 0;
   napi_valuetype st;
@@ -1207,7 +1210,8 @@ static napi_value pump_arm(napi_env env, napi_callback_info info) {
       napi_get_value_int64(env, argv[3], &size) != napi_ok || size < 0 || napi_get_value_uint32(env, argv[4], &blksize) != napi_ok ||
       blksize == 0 || blksize > 65464 || napi_get_value_int64(env, argv[5], &last_block) != napi_ok || napi_get_value_int64(env, argv[6], &sent) != napi_ok ||
       sent < 1 || last_block < sent || (uint64_t)last_block != (uint64_t)size / blksize + 1 || napi_get_value_uint32(env, argv[7], &ip) != napi_ok ||
-      napi_get_value_uint32(env, argv[8], &port) != napi_ok || port == 0 || port > 65535 || napi_get_value_bool(env, argv[9], &sample) != napi_ok) {
+      napi_get_value_uint32(env, argv[8], &port) != napi_ok || port == 0 || port > 65535 || napi_get_value_bool(env, argv[9], &sample) != napi_ok ||
+      (argc >= 11 && (napi_get_value_double(env, argv[10], &sent_ago_ms) != napi_ok || !(sent_ago_ms >= 0) || sent_ago_ms > 1e9))) {
     napi_throw_type_error(env, "EINVAL", usage);
     return NULL;
   }
@@ -1262,7 +1266,8 @@ static napi_value pump_arm(napi_env env, napi_callback_info info) {
   pp->blksize = blksize;
   pp->last_block = (uint64_t)last_block;
   pp->sent = (uint64_t)sent;
-  pp->sent_at_ns = mono_ns();
+  uint64_t now = mono_ns(), ago = (uint64_t)(sent_ago_ms * 1e6);
+  pp->sent_at_ns = ago < now ? now - ago : 0;
   pp->sample_next = sample;
   pp->steps = 0;
   pp->rtt_ns = -1;

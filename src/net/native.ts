@@ -102,7 +102,8 @@ export interface NativeNet {
    * packet, the ACK of lastBlock, a short read or a failed send stops it: a
    * GROUP_KIND.PUMP entry for fd then precedes that packet's entry in the
    * batch. `sampleFirst`: block `sent` left once (its ACK's round trip is a
-   * sample). A descriptor source must stay open while armed; a Uint8Array is
+   * sample); `sentAgoMs` (default 0): how long ago block `sent` left, so
+   * that sample runs from its send, not from this call. A descriptor source must stay open while armed; a Uint8Array is
    * held by the addon until re-armed or the member is removed. Returns false
    * when the group is stopped.
    */
@@ -117,6 +118,7 @@ export interface NativeNet {
     clientIp: number,
     clientPort: number,
     sampleFirst: boolean,
+    sentAgoMs?: number,
   ): boolean;
   /**
    * The ACKs member fd's pump answered since armed or last collected (each

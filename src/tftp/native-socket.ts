@@ -91,7 +91,9 @@ class NativeTransferSocket implements TransferSocket {
   pump(p: PumpRequest): boolean {
     if (!this.connected || this.closing || this.queue.length > 0) return false;
     const o = this.owner;
-    this.pumping = o.net.pumpArm(o.group(), this.fd, p.source, p.size, p.blksize, p.lastBlock, p.sent, this.clientIp, this.req.clientPort, p.sampleFirst);
+    // Re-armed after a packet JS handled (a duplicate ACK), block `sent` left earlier than now: its round trip runs from then.
+    const sentAgoMs = p.sentAt === undefined ? 0 : Math.max(0, performance.now() - p.sentAt);
+    this.pumping = o.net.pumpArm(o.group(), this.fd, p.source, p.size, p.blksize, p.lastBlock, p.sent, this.clientIp, this.req.clientPort, p.sampleFirst, sentAgoMs);
     return this.pumping;
   }
 

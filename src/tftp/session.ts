@@ -50,6 +50,8 @@ export interface PumpState {
   readonly sent: number;
   /** Block `sent` left once: its ACK's round trip may be sampled (Karn). */
   readonly sampleFirst: boolean;
+  /** When block `sent` left (the session's clock): its ACK's round trip runs from then, not from when the pump is armed. Absent: now. */
+  readonly sentAt?: number | undefined;
 }
 
 /** Where a write's bytes go, in order, each exactly once. `data` is only valid during the call. */
@@ -364,7 +366,7 @@ export class ReadSession {
     if (this.sent >= this.lastBlock || this.acked !== this.sent - 1) return undefined;
     const slot = this.slots[0];
     if (slot === undefined || slot.block !== this.sent || slot.pending > 0) return undefined;
-    return { source: this.source.native, size: this.source.size, blksize: this.blksize, lastBlock: this.lastBlock, sent: this.sent, sampleFirst: !slot.resent };
+    return { source: this.source.native, size: this.source.size, blksize: this.blksize, lastBlock: this.lastBlock, sent: this.sent, sampleFirst: !slot.resent, sentAt: slot.sentAt };
   }
 
   /**

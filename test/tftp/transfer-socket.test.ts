@@ -27,6 +27,8 @@ const servers: TftpServer[] = [];
 /** Which socket layer opened each transfer's socket, and the blocks the native pump sent, seen by wrapping the factories. */
 const opened: ('native' | 'dgram')[] = [];
 let pumpedBlocks = 0;
+/** The round trips the pump timed, as collected. */
+const pumpRtts: number[] = [];
 const nativeOpen = NativeTransferSockets.prototype.open;
 const dgramOpen = DgramTransferSockets.prototype.open;
 
@@ -39,6 +41,7 @@ function watchSockets(): void {
       socket.collectPump = (disarm: boolean): PumpReport => {
         const r = collect(disarm);
         pumpedBlocks += r.steps;
+        if (r.steps > 0 && r.rttMs !== undefined) pumpRtts.push(r.rttMs);
         return r;
       };
     }
@@ -131,6 +134,41 @@ describe('TFTP transfer sockets', () => {
       assert.equal(pumpedBlocks, f.path === 'native' ? Math.floor(content.length / 512) : 0);
     });
   }
+
+  it('a round trip the pump times after a duplicate ACK re-armed it runs from when the block left, not from the re-arm', async () => {
+    const server = await start({ listen: '127.0.0.1:0' });
+    const content = pattern(512 * 12, 7);
+    writeFileSync(join(root, 'rtt.bin'), content);
+    const c = await RawClient.open();
+    try {
+      c.send(rrq('rtt.bin'), server.port);
+      let p = await c.next();
+      const tid = p.from.port;
+      for (let b = 1; b < 5; b++) {
+        c.send(ack(b), tid);
+        p = await c.next();
+        assert.equal(p.op === 'DATA' && p.block, b + 1);
+      }
+      // DATA 5 is out (the pump's). The client is slow to ACK it; a duplicate of ACK 4 first goes to JS, which arms the pump again.
+      const delayMs = 150;
+      await new Promise((r) => setTimeout(r, delayMs));
+      c.send(ack(4), tid);
+      await new Promise((r) => setTimeout(r, 20));
+      pumpRtts.length = 0;
+      c.send(ack(5), tid);
+      p = await c.next();
+      assert.equal(p.op === 'DATA' && p.block, 6);
+      // A duplicate of ACK 5 stops the pump: JS collects the round trip of ACK 5, which DATA 5 began at least delayMs before.
+      c.send(ack(5), tid);
+      for (let b = 6; b <= 13; b++) {
+        c.send(ack(b), tid);
+        if (b < 13) p = await c.next();
+      }
+      assert.ok((pumpRtts[0] ?? -1) >= delayMs, `the round trip of block 5 (${String(pumpRtts[0])} ms) is at least ${delayMs} ms`);
+    } finally {
+      await c.close();
+    }
+  });
 
   it('a client that goes away: its ICMP port unreachable is reported, the transfer times out and the server serves on', async () => {
     const server = await start({ listen: '127.0.0.1:0', timeout: 1, retries: 1 });

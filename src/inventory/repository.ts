@@ -264,18 +264,28 @@ export class Repository<T extends object> {
       const last = rows.at(-1);
       return { count: n, rows: decode(rows), nextCursor: last !== undefined && r!.rows.length > c.limit ? c.cursorOf(decodeRow(this.def, this.dialect, last)) : null };
     }
-    if (c.narrow !== undefined && c.keyset === undefined && c.limit > 0) {
-      // PostgreSQL's q=SN0004 (10,000 of 100,000 servers): counted and sorted in the narrow search
-      // table (migration 0009), one scan for both (an aggregate: materializing the matches for a
-      // count and a sort cost ~2 ms more), then the page's servers by id. Array bounds within int4.
+    // One aggregate over the matches of `where` in `from`: their count and the page's ids in order,
+    // then those servers by id. Array bounds within int4.
+    const aggregated = async (from: RawBuilder<unknown>, where: RawBuilder<unknown>): Promise<ListResult<T>> => {
       const lo = Math.min(c.offset + 1, 2_147_483_647);
       const hi = Math.min(c.offset + c.limit, 2_147_483_647);
       const s = (x: string) => sql.ref(`s.${x}`);
-      const r = await sql<Row & { dcplane_n: number | string }>`with ${sql.ref('a')} as (select count(*) as ${sql.ref('n')}, (array_agg(${sql.ref('id')} order by ${c.orderBy}))[${lo}:${hi}] as ${sql.ref('ids')} from ${sql.table(c.narrow.table)} where ${c.narrow.where})
+      const r = await sql<Row & { dcplane_n: number | string }>`with ${sql.ref('a')} as (select count(*) as ${sql.ref('n')}, (array_agg(${sql.ref('id')} order by ${c.orderBy}))[${lo}:${hi}] as ${sql.ref('ids')} from ${from} where ${where})
         select ${sql.ref('a.n')} as ${sql.ref('dcplane_n')}, ${sql.join(columnsOf(this.def).map((x) => sql`${s(x)}`))} from ${sql.ref('a')}
         left join lateral unnest(${sql.ref('a.ids')}) with ordinality as ${sql.ref('u')} (${sql.ref('id')}, ${sql.ref('ord')}) on true
         left join ${table} as ${sql.ref('s')} on ${sql.ref('s.id')} = ${sql.ref('u.id')} order by ${sql.ref('u.ord')}`.execute(db);
       return { count: Number(r.rows[0]?.dcplane_n ?? 0), rows: decode(r.rows.filter((x) => x['id'] !== null)) };
+    };
+    if (c.keyset === undefined && c.limit > 0) {
+      // PostgreSQL's q=SN0004 (10,000 of 100,000 servers): counted and sorted in the narrow search
+      // table (migration 0009), ~6 ms of PostgreSQL CPU where the wide rows cost ~12.
+      if (c.narrow !== undefined) return aggregated(sql.table(c.narrow.table), c.narrow.where);
+      // Other PostgreSQL searches in a text order (serial__ic=SN0004 by name): the aggregate sorts the
+      // matches once, where materializing them for a count and a top-N sort copied every text twice
+      // (8.9 -> 6.9 ms of PostgreSQL CPU). In a numeric order the top-N sort stays ahead (6.9 vs 8.1).
+      if (c.matchFirst && this.dialect.name === 'postgres' && c.orderColumns.every((x) => x === 'id' || this.spec.columns.get(x)?.kind === 'text')) {
+        return aggregated(table, c.where);
+      }
     }
     if (c.matchFirst && c.limit > 0) {
       // One statement: the matches are gathered once (through the filters' indexes), counted, and

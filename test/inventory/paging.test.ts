@@ -74,6 +74,8 @@ describeEachBackend('inventory paging and counts', (env) => {
     await everyPage({ q: 'BIG box' }, [...big].sort(by('name', false)));
     const sn = all.filter((s) => s.serial!.startsWith('PSN0001'));
     await everyPage({ filters: [{ field: 'serial', lookup: 'ic', value: 'sn0001' }], ordering: ['-ram_gb'] }, [...sn].sort(by('ram_gb', true)));
+    await everyPage({ filters: [{ field: 'serial', lookup: 'ic', value: 'sn0001' }] }, [...sn].sort(by('name', false)));
+    await everyPage({ filters: [{ field: 'serial', lookup: 'ic', value: 'SN0001' }, { field: 'status', value: 'active' }], q: 'psn' }, sn.filter((x) => x.status === 'active').sort(by('name', false)));
     const { inv } = env();
     assert.deepEqual(await inv.servers.list({ q: 'no such server' }), { count: 0, rows: [] });
     assert.deepEqual(await inv.servers.list({ q: 'big box', offset: 5000 }), { count: big.length, rows: [] });

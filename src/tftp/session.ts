@@ -189,6 +189,11 @@ class RetransmitTimer {
     return Math.min(Math.max(this.srtt + 4 * this.rttvar, this.min), this.max);
   }
 
+  /** Whether the timeout rests on something: a negotiated value, or a measured round trip (not just the initial guess). */
+  get settled(): boolean {
+    return this.fixed !== undefined || this.srtt !== undefined;
+  }
+
   /** The wait before timeout number `retries + 1`. */
   after(retries: number): number {
     const base = this.base();
@@ -359,10 +364,14 @@ export class ReadSession {
    * one unacknowledged, and has left): what the socket layer needs to answer
    * the in-order ACKs itself, exactly as onAck would (see pumped). Undefined
    * when it cannot (a window, the OACK or the final block outstanding, a send
-   * still queued, a source without `native`).
+   * still queued, a source without `native`), or should not yet: an adaptive
+   * timeout with no round trip measured. The pump's samples reach the session
+   * only when collected (a timer, another packet), so a transfer pumped from
+   * its first block would run on the initial timeout (1 s) for that long: a
+   * lost block in a short transfer would wait that instead of about srtt.
    */
   pumpable(): PumpState | undefined {
-    if (this.state !== 'sending' || this.windowsize !== 1 || this.source.native === undefined) return undefined;
+    if (this.state !== 'sending' || this.windowsize !== 1 || this.source.native === undefined || !this.timer.settled) return undefined;
     if (this.sent >= this.lastBlock || this.acked !== this.sent - 1) return undefined;
     const slot = this.slots[0];
     if (slot === undefined || slot.block !== this.sent || slot.pending > 0) return undefined;

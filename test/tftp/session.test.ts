@@ -491,15 +491,17 @@ test('pumped(k) leaves a lock-step read as k in-order ACKs would: counters, dead
   const byAck = new ReadSession(bufferSource(file), params);
   const byPump = new ReadSession(bufferSource(file), params);
   byAck.start(0);
-  // The socket took block 1 at once: its buffer is free (the shell's onSent).
+  // The socket took each block at once: its buffer is free (the shell's onSent).
   for (const a of byPump.start(0)) if (a.kind === 'send') byPump.onSent(a.packet);
+  assert.equal(byPump.pumpable(), undefined, 'no round trip measured yet: ACK 1 is for the session');
+  for (const a of byPump.onAck(1, 2)) if (a.kind === 'send') byPump.onSent(a.packet);
   const p = byPump.pumpable();
-  assert.deepEqual(p && { sent: p.sent, lastBlock: p.lastBlock, blksize: p.blksize, size: p.size, sampleFirst: p.sampleFirst, source: p.source === file }, {
-    sent: 1, lastBlock: 10, blksize: 512, size: file.length, sampleFirst: true, source: true,
+  assert.deepEqual(p && { sent: p.sent, lastBlock: p.lastBlock, blksize: p.blksize, size: p.size, sampleFirst: p.sampleFirst, source: p.source === file, sentAt: p.sentAt }, {
+    sent: 2, lastBlock: 10, blksize: 512, size: file.length, sampleFirst: true, source: true, sentAt: 2,
   });
   // ACKs 1..9 at 2 ms each: blocks 2..10, the last one short.
   for (let b = 1; b <= 9; b++) byAck.onAck(b, 2 * b);
-  assert.deepEqual(byPump.pumped(9, 18, 2, false), [], 'nothing to send: the pump sent them');
+  assert.deepEqual(byPump.pumped(8, 18, 2, false), [], 'nothing to send: the pump sent them');
   assert.equal(byPump.state, 'sending');
   assert.deepEqual({ ...byPump.stats, srttMs: undefined }, { ...byAck.stats, srttMs: undefined });
   assert.equal(byPump.stats.blocksSent, 10);
@@ -511,6 +513,27 @@ test('pumped(k) leaves a lock-step read as k in-order ACKs would: counters, dead
   assert.ok(due > 18);
   assert.deepEqual(out(byPump.onTimeout(due + 5000)), out(byAck.onTimeout(due + 5000)));
   assert.deepEqual(out(byPump.onAck(10, due + 5001)), [{ op: 'done' }]);
+});
+
+test('an adaptive timeout is not pumped before a round trip is measured (the pump\'s samples reach the session late); a negotiated one is', () => {
+  const file = pattern(512 * 40);
+  const adaptive = new ReadSession(bufferSource(file), { blksize: 512, windowsize: 1, maxRetries: 3, initialTimeoutMs: 1000, minTimeoutMs: 200 });
+  for (const a of adaptive.start(0)) if (a.kind === 'send') adaptive.onSent(a.packet);
+  assert.equal(adaptive.pumpable(), undefined, 'on the initial 1 s guess, a block lost while pumped would wait 1 s');
+  for (const a of adaptive.onAck(1, 1)) if (a.kind === 'send') adaptive.onSent(a.packet);
+  assert.equal(adaptive.pumpable()?.sent, 2, 'ACK 1 timed the round trip');
+  assert.equal(adaptive.nextTimeoutAt, 1 + 200, 'the deadline of a pumped block rests on it');
+  // Karn: block 1 sent twice gives no sample; the session keeps the ACKs until one is measured.
+  const resent = new ReadSession(bufferSource(file), { blksize: 512, windowsize: 1, maxRetries: 3, initialTimeoutMs: 1000, minTimeoutMs: 200 });
+  resent.start(0);
+  for (const a of resent.onTimeout(1000)) if (a.kind === 'send') resent.onSent(a.packet);
+  for (const a of resent.onAck(1, 1001)) if (a.kind === 'send') resent.onSent(a.packet);
+  assert.equal(resent.pumpable(), undefined);
+  for (const a of resent.onAck(2, 1002)) if (a.kind === 'send') resent.onSent(a.packet);
+  assert.equal(resent.pumpable()?.sent, 3);
+  const negotiated = new ReadSession(bufferSource(file), { blksize: 512, windowsize: 1, timeoutMs: 1000, maxRetries: 3 });
+  for (const a of negotiated.start(0)) if (a.kind === 'send') negotiated.onSent(a.packet);
+  assert.equal(negotiated.pumpable()?.sent, 1, 'a negotiated timeout does not depend on samples');
 });
 
 test('pumped() with the last block unsent hands it back to send; a window, an OACK outstanding or a queued send is not pumpable', () => {

@@ -176,19 +176,22 @@ describeEachBackend('inventory paging and counts', (env) => {
     await countsAgree('audit_log');
   });
 
-  it('on PostgreSQL, counts writes made in plain SQL, and folding the deltas keeps the sum', async (t) => {
+  it('counts writes made in plain SQL; on PostgreSQL folding the kept deltas keeps the sum', async () => {
     const { inv, db, backend } = env();
-    if (backend !== 'postgres') return void t.skip('SQLite counts with count(*)');
     const start = await countsAgree('servers');
     const now = new Date().toISOString();
-    // Many statements, each a delta row, past the point where a reader folds them.
+    // Many statements, each a delta row on PostgreSQL, past the point where a reader folds them.
     for (let i = 0; i < 80; i++) {
       await sql`insert into servers (name, u_size, type, status, boot_profile, created_at, updated_at) values (${uniq('sql')}, 1, 'physical', 'active', 'local', ${now}, ${now})`.execute(db.db);
     }
-    await sql`delete from servers where name like ${'sql-%'}`.execute(db.db);
     const parts = async () => Number((await sql<{ n: number | string }>`select count(*) as n from dcplane_row_counts where table_name = 'servers'`.execute(db.db)).rows[0]!.n);
-    assert.ok((await parts()) > 64);
+    // On PostgreSQL a read folds the deltas (past 64), so the first read comes after the delete, below.
+    if (backend === 'postgres') assert.ok((await parts()) > 64);
+    else assert.equal(await countsAgree('servers'), start + 80);
+    await sql`delete from servers where name like ${'sql-%'}`.execute(db.db);
     assert.equal((await inv.servers.list({ limit: 0 })).count, start);
+    // SQLite counts with count(*): nothing is kept to fold.
+    if (backend !== 'postgres') return void assert.equal(await countsAgree('servers'), start);
     // The fold runs after the read, on its own; wait for it rather than for a time.
     for (let i = 0; i < 200 && (await parts()) > 1; i++) await new Promise((r) => setImmediate(r));
     assert.equal(await parts(), 1);

@@ -36,7 +36,22 @@ interface Options {
   readonly json: string | undefined;
 }
 
-function parseArgs(argv: readonly string[]): Options {
+const USAGE = `usage: npm run bench:inventory -- [options]   (PostgreSQL at --pg-url for the postgres run)
+
+  --only NAME         run only "sqlite" or "postgres"
+  --servers N         servers imported (default 100000)
+  --racks N           racks they are spread over (default 2500)
+  --duration S        seconds of autocannon per request type (default 5)
+  --connections L     comma-separated connection counts (default 1,4)
+  --pg-url URL        PostgreSQL to use (default $DCPLANE_BENCH_PG_URL or
+                      postgres://postgres@127.0.0.1:5432/test; a fresh schema, dropped after)
+  --json FILE         write the results there (default bench/results/inventory-<time>.json)
+  --help              this text
+
+DCPLANE_NODE_ARGS passes flags to the server's node (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").`;
+
+function parseArgs(argv: readonly string[]): Options | 'help' {
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
   const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -347,6 +362,10 @@ function table(runs: readonly BackendRun[], opts: Options): string {
 
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  if (opts === 'help') {
+    console.log(USAGE);
+    return;
+  }
   const cleanup = new BenchCleanup(liveChildren);
   cleanup.install();
   const before = loadavg();

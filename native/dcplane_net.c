@@ -418,10 +418,25 @@ typedef struct {
   napi_ref cb[2];
   int ncb;
   napi_async_context actx;
+  /* Which handle this is (HANDLE_RECEIVER, HANDLE_GROUP): a handle of one kind given where the other is wanted is refused. */
+  int kind;
+  /*
+   * Owners of this memory: the libuv handle until it has closed, and the JS
+   * handle (an external) until it is collected. Freed when both are done, so
+   * a call made with a handle after stop finds `stopped` set, not freed memory.
+   */
+  int refs;
 } poller_t;
 
+#define HANDLE_RECEIVER 1
+#define HANDLE_GROUP 2
+
+static void poller_release(poller_t *p) {
+  if (--p->refs == 0) free(p);
+}
+
 static void poller_closed(uv_handle_t *h) {
-  free(h->data);
+  poller_release(h->data);
 }
 
 /* Calls callback `which` (with arg when has_arg) from the event loop: microtasks and process.nextTick run after it. */
@@ -501,6 +516,7 @@ static poller_t *poller_start(napi_env env, size_t size, int fd, const poller_ar
   int e = uv_poll_init(loop, &p->poll, fd);
   if (e < 0) { free(p); throw_errno(env, "uv_poll_init", -e); return NULL; }
   p->poll.data = p;
+  p->refs = 1;
   napi_create_reference(env, a->slab, 1, &p->slab_ref);
   napi_create_reference(env, a->meta, 1, &p->meta_ref);
   p->ncb = a->ncb;
@@ -517,26 +533,37 @@ static poller_t *poller_start(napi_env env, size_t size, int fd, const poller_ar
   return p;
 }
 
-static void *get_external(napi_env env, napi_value v) {
+/* The poller behind a handle of `kind`; NULL when v is not one (another external, the other kind of handle). */
+static void *get_external(napi_env env, napi_value v, int kind) {
   napi_valuetype t;
   void *p = NULL;
   if (napi_typeof(env, v, &t) != napi_ok || t != napi_external || napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  if (p == NULL || ((poller_t *)p)->kind != kind) return NULL;
   return p;
 }
 
 /* The one argument of a call that takes a receiver or group handle; NULL (thrown) when it is not one. */
-static void *handle_arg(napi_env env, napi_callback_info info, const char *usage) {
+static void *handle_arg(napi_env env, napi_callback_info info, int kind, const char *usage) {
   size_t argc = 1;
   napi_value argv[1];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  void *p = argc >= 1 ? get_external(env, argv[0]) : NULL;
+  void *p = argc >= 1 ? get_external(env, argv[0], kind) : NULL;
   if (p == NULL) napi_throw_type_error(env, "EINVAL", usage);
   return p;
 }
 
-static napi_value make_external(napi_env env, void *p) {
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  poller_release(data);
+}
+
+/* The JS handle of a started poller of `kind`: it keeps the poller's memory until collected (see poller_t.refs). */
+static napi_value make_external(napi_env env, poller_t *p, int kind) {
   napi_value out;
-  napi_create_external(env, p, NULL, NULL, &out);
+  p->kind = kind;
+  if (napi_create_external(env, p, handle_finalize, NULL, &out) != napi_ok) return NULL;
+  p->refs++;
   return out;
 }
 
@@ -637,7 +664,7 @@ static napi_value start_receiver(napi_env env, napi_callback_info info) {
   r->fd = fd;
   r->events = UV_READABLE;
   napi_add_env_cleanup_hook(env, receiver_cleanup_hook, r);
-  return make_external(env, r);
+  return make_external(env, &r->p, HANDLE_RECEIVER);
 }
 
 /* setWritable(handle, on): also watch for writability (a send found the buffer full), or stop watching. */
@@ -645,7 +672,7 @@ static napi_value set_writable(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  receiver_t *r = argc >= 2 ? get_external(env, argv[0]) : NULL;
+  receiver_t *r = argc >= 2 ? get_external(env, argv[0], HANDLE_RECEIVER) : NULL;
   bool on = false;
   if (r == NULL || napi_get_value_bool(env, argv[1], &on) != napi_ok) { napi_throw_type_error(env, "EINVAL", "setWritable(handle, on)"); return NULL; }
   if (r->p.stopped) return NULL;
@@ -660,7 +687,7 @@ static napi_value set_writable(napi_env env, napi_callback_info info) {
 
 /* stopReceiver(handle): stops reading and closes the socket; no callback runs after it. */
 static napi_value stop_receiver(napi_env env, napi_callback_info info) {
-  receiver_t *r = handle_arg(env, info, "stopReceiver(handle)");
+  receiver_t *r = handle_arg(env, info, HANDLE_RECEIVER, "stopReceiver(handle)");
   if (r == NULL || r->p.stopped) return NULL;
   int fd = r->fd;
   napi_remove_env_cleanup_hook(env, receiver_cleanup_hook, r);
@@ -1127,14 +1154,14 @@ static napi_value create_group(napi_env env, napi_callback_info info) {
   }
   g->epfd = epfd;
   napi_add_env_cleanup_hook(env, group_cleanup_hook, g);
-  return make_external(env, g);
+  return make_external(env, &g->p, HANDLE_GROUP);
 }
 
 static int group_ctl(napi_env env, napi_callback_info info, int op, const char *usage, const char *syscall) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  group_t *g = argc >= 2 ? get_external(env, argv[0]) : NULL;
+  group_t *g = argc >= 2 ? get_external(env, argv[0], HANDLE_GROUP) : NULL;
   int32_t fd = -1;
   uint32_t id = 0;
   bool writable = false;
@@ -1197,7 +1224,7 @@ static napi_value pump_arm(napi_env env, napi_callback_info info) {
   napi_value argv[11];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   const char *usage = "pumpArm(handle, fd, source, size, blksize, lastBlock, sent, clientIp, clientPort, sampleFirst, sentAgoMs?)";
-  group_t *g = argc >= 10 ? get_external(env, argv[0]) : NULL;
+  group_t *g = argc >= 10 ? get_external(env, argv[0], HANDLE_GROUP) : NULL;
   int32_t fd = -1, file_fd = -1;
   int64_t size = 0, last_block = 0, sent = 0;
   uint32_t blksize = 0, ip = 0, port = 0;
@@ -1290,7 +1317,7 @@ static napi_value pump_collect(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  group_t *g = argc >= 4 ? get_external(env, argv[0]) : NULL;
+  group_t *g = argc >= 4 ? get_external(env, argv[0], HANDLE_GROUP) : NULL;
   int32_t fd = -1;
   bool disarm = false, is_ta = false;
   napi_typedarray_type tt;
@@ -1325,7 +1352,7 @@ static napi_value pump_collect(napi_env env, napi_callback_info info) {
 
 /* stopGroup(handle): no callback runs after it; the members stay open (their owners close them). */
 static napi_value stop_group(napi_env env, napi_callback_info info) {
-  group_t *g = handle_arg(env, info, "stopGroup(handle)");
+  group_t *g = handle_arg(env, info, HANDLE_GROUP, "stopGroup(handle)");
   if (g == NULL || g->p.stopped) return NULL;
   napi_remove_env_cleanup_hook(env, group_cleanup_hook, g);
   group_stop(g);

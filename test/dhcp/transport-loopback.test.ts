@@ -13,6 +13,15 @@ import { loadNative } from '../../src/net/native.js';
 const PORT = 10267;
 const skip = process.getuid?.() !== 0 ? 'needs root (the transport binds to a device)' : false;
 
+/** A UDP port free on lo right now (the addon's socket, closed again). */
+function freePort(): number {
+  const native = loadNative();
+  const probe = native.openUdpSocket('lo', 0);
+  const port = native.localPort(probe);
+  closeSync(probe);
+  return port;
+}
+
 describe('DhcpTransport on lo', { skip }, () => {
   it('an exception from onPacket is counted and reported, and the next datagrams are still delivered', async () => {
     const got: string[] = [];
@@ -47,13 +56,6 @@ describe('DhcpTransport on lo', { skip }, () => {
   });
 
   it('a burst of replies leaves paced, a batch per event-loop turn, and every one arrives in order', async () => {
-    const native = loadNative();
-    const freePort = (): number => {
-      const probe = native.openUdpSocket('lo', 0);
-      const port = native.localPort(probe);
-      closeSync(probe);
-      return port;
-    };
     const [portA, portB] = [freePort(), freePort()];
     const got: number[] = [];
     const a = await DhcpTransport.open({ interfaces: ['lo'], port: portA, onPacket: () => undefined, onError: () => undefined });
@@ -77,13 +79,6 @@ describe('DhcpTransport on lo', { skip }, () => {
   });
 
   it('close() sends every queued reply at once and nothing after it (a paced flush must not outlive the sockets)', async () => {
-    const native = loadNative();
-    const freePort = (): number => {
-      const probe = native.openUdpSocket('lo', 0);
-      const port = native.localPort(probe);
-      closeSync(probe);
-      return port;
-    };
     const [portA, portB] = [freePort(), freePort()];
     const got: number[] = [];
     const errors: Error[] = [];
@@ -113,10 +108,7 @@ describe('DhcpTransport on lo', { skip }, () => {
 
   it('a socket read full again and again is flagged backlogged (the server sheds DISCOVERs then), and not before', async () => {
     const native = loadNative();
-    // A free port for the transport: the addon's own socket on port 0, closed again.
-    const probe = native.openUdpSocket('lo', 0);
-    const port = native.localPort(probe);
-    closeSync(probe);
+    const port = freePort();
     const flags: boolean[] = [];
     const transport = await DhcpTransport.open({
       interfaces: ['lo'],
